@@ -1,0 +1,58 @@
+#pragma once
+#include <string>
+#include <string_view>
+
+#include <tl/expected.hpp>
+
+namespace paygate::core {
+
+// Grouped by pipeline stage; the reply a provider gets is derived from the code alone.
+enum class ErrorCode {
+  // request shape
+  kMalformed,
+  kBodyTooLarge,
+  kUnknownMerchant,
+  // authentication of a callback
+  kMissingHeader,
+  kUnknownKey,
+  kStaleTimestamp,
+  kBadSignature,
+  kDecryptFailed,
+  // business checks against the stored order (anomalies, not retried)
+  kUnknownOrder,
+  kMerchantMismatch,
+  kAppMismatch,
+  kAmountMismatch,
+  kCurrencyMismatch,
+  kIllegalTransition,
+  kRefundExceedsPaid,
+  kUnsupportedEvent,
+  // API
+  kUnauthorized,
+  kForbidden,
+  kNotFound,
+  kConflict,
+  kInvalidArgument,
+  // infrastructure
+  kStoreUnavailable,
+  kInternal,
+};
+
+std::string_view to_string(ErrorCode code);
+
+struct Error {
+  ErrorCode code;
+  std::string detail;  // for logs only, never sent to a caller
+};
+
+template <typename T>
+using Result = tl::expected<T, Error>;
+
+inline tl::unexpected<Error> fail(ErrorCode code, std::string detail = {}) {
+  return tl::unexpected<Error>(Error{code, std::move(detail)});
+}
+
+// True for the errors that mean "the payload is authentic but does not fit our records".
+bool is_anomaly(ErrorCode code);
+
+}  // namespace paygate::core

@@ -1,0 +1,56 @@
+#include "core/order.hpp"
+
+namespace paygate::core {
+
+std::string_view to_string(OrderState s) {
+  switch (s) {
+    case OrderState::kPending: return "PENDING";
+    case OrderState::kPaid: return "PAID";
+    case OrderState::kPartiallyRefunded: return "PARTIALLY_REFUNDED";
+    case OrderState::kRefunded: return "REFUNDED";
+    case OrderState::kClosed: return "CLOSED";
+  }
+  return "PENDING";
+}
+
+std::optional<OrderState> parse_order_state(std::string_view s) {
+  for (auto st : {OrderState::kPending, OrderState::kPaid, OrderState::kPartiallyRefunded,
+                  OrderState::kRefunded, OrderState::kClosed}) {
+    if (to_string(st) == s) return st;
+  }
+  return std::nullopt;
+}
+
+std::string_view to_string(RefundStatus s) {
+  switch (s) {
+    case RefundStatus::kSucceeded: return "SUCCESS";
+    case RefundStatus::kAbnormal: return "ABNORMAL";
+    case RefundStatus::kClosed: return "CLOSED";
+  }
+  return "ABNORMAL";
+}
+
+std::string_view to_string(EventKind k) {
+  switch (k) {
+    case EventKind::kPaymentSucceeded: return "payment.succeeded";
+    case EventKind::kPaymentClosed: return "payment.closed";
+    case EventKind::kRefundSucceeded: return "refund.succeeded";
+    case EventKind::kRefundAbnormal: return "refund.abnormal";
+    case EventKind::kRefundClosed: return "refund.closed";
+  }
+  return "unknown";
+}
+
+std::string PaymentEvent::business_key() const {
+  std::string key(to_string(kind));
+  key += ':';
+  key += out_trade_no;
+  if (kind == EventKind::kRefundSucceeded || kind == EventKind::kRefundAbnormal ||
+      kind == EventKind::kRefundClosed) {
+    key += ':';
+    key += out_refund_no;
+  }
+  return key;
+}
+
+}  // namespace paygate::core

@@ -1,0 +1,111 @@
+#include "core/state_machine.hpp"
+
+namespace paygate::core {
+namespace {
+
+Decision apply(OrderState next, int64_t refunded, std::string event,
+               std::optional<RefundStatus> refund = std::nullopt) {
+  Decision d;
+  d.kind = Decision::Kind::kApply;
+  d.next = next;
+  d.refunded = refunded;
+  d.refund = refund;
+  d.outbox_event = std::move(event);
+  return d;
+}
+
+Decision noop(const Order& o, std::string reason) {
+  Decision d;
+  d.kind = Decision::Kind::kNoop;
+  d.next = o.state;
+  d.refunded = o.refunded;
+  d.reason = std::move(reason);
+  return d;
+}
+
+Decision anomaly(const Order& o, ErrorCode code, std::string reason) {
+  Decision d;
+  d.kind = Decision::Kind::kAnomaly;
+  d.next = o.state;
+  d.refunded = o.refunded;
+  d.anomaly = code;
+  d.reason = std::move(reason);
+  return d;
+}
+
+Decision on_payment(const Order& o, const PaymentEvent& e) {
+  switch (o.state) {
+    case OrderState::kPending:
+      return apply(OrderState::kPaid, 0, "order.paid");
+    case OrderState::kClosed:
+      return anomaly(o, ErrorCode::kIllegalTransition, "paid after the order was closed");
+    case OrderState::kPaid:
+    case OrderState::kPartiallyRefunded:
+    case OrderState::kRefunded:
+      if (o.transaction_id == e.transaction_id) return noop(o, "payment already applied");
+      return anomaly(o, ErrorCode::kIllegalTransition,
+                     "second payment with another transaction id");
+  }
+  return anomaly(o, ErrorCode::kInternal, "unknown state");
+}
+
+Decision on_close(const Order& o) {
+  switch (o.state) {
+    case OrderState::kPending:
+      return apply(OrderState::kClosed, 0, "order.closed");
+    case OrderState::kClosed:
+      return noop(o, "already closed");
+    default:
+      return noop(o, "close after payment is superseded");
+  }
+}
+
+Decision on_refund_succeeded(const Order& o, const PaymentEvent& e, const Refund* r) {
+  if (r != nullptr && r->status == RefundStatus::kSucceeded) {
+    return noop(o, "refund already succeeded");
+  }
+  if (!is_paid(o.state)) {
+    return anomaly(o, ErrorCode::kIllegalTransition, "refund for an order that is not paid");
+  }
+  if (e.refund_amount <= 0) {
+    return anomaly(o, ErrorCode::kAmountMismatch, "refund amount is not positive");
+  }
+  const int64_t total = o.refunded + e.refund_amount;
+  if (total > o.amount) {
+    return anomaly(o, ErrorCode::kRefundExceedsPaid, "refunds exceed the paid amount");
+  }
+  const auto next = total == o.amount ? OrderState::kRefunded : OrderState::kPartiallyRefunded;
+  return apply(next, total, "refund.succeeded", RefundStatus::kSucceeded);
+}
+
+Decision on_refund_failed(const Order& o, const Refund* r, RefundStatus status,
+                          std::string event) {
+  if (r != nullptr && r->status == RefundStatus::kSucceeded) {
+    return noop(o, "refund already succeeded; failure report is stale");
+  }
+  if (r != nullptr && r->status == status) return noop(o, "refund status already recorded");
+  if (!is_paid(o.state)) {
+    return anomaly(o, ErrorCode::kIllegalTransition, "refund for an order that is not paid");
+  }
+  return apply(o.state, o.refunded, std::move(event), status);
+}
+
+}  // namespace
+
+Decision decide(const Order& order, const PaymentEvent& event, const Refund* existing_refund) {
+  switch (event.kind) {
+    case EventKind::kPaymentSucceeded:
+      return on_payment(order, event);
+    case EventKind::kPaymentClosed:
+      return on_close(order);
+    case EventKind::kRefundSucceeded:
+      return on_refund_succeeded(order, event, existing_refund);
+    case EventKind::kRefundAbnormal:
+      return on_refund_failed(order, existing_refund, RefundStatus::kAbnormal, "refund.abnormal");
+    case EventKind::kRefundClosed:
+      return on_refund_failed(order, existing_refund, RefundStatus::kClosed, "refund.closed");
+  }
+  return anomaly(order, ErrorCode::kInternal, "unknown event");
+}
+
+}  // namespace paygate::core

@@ -1,0 +1,68 @@
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/secret.hpp"
+#include "crypto/rsa.hpp"
+#include "providers/provider.hpp"
+
+namespace paygate::providers::wechatpay_v3 {
+
+// A key WeChat Pay signs with, named by what arrives in Wechatpay-Serial: a platform
+// certificate serial (hex, case-insensitive) or a WeChat Pay public-key id (PUB_KEY_ID_..., exact).
+struct VerificationKey {
+  std::string id;
+  crypto::PublicKey key;
+};
+
+struct Settings {
+  std::string mchid;
+  std::vector<std::string> appids;
+  core::Secret apiv3_key;  // 32 ASCII characters, used as the AES-256 key bytes
+  std::vector<VerificationKey> keys;
+  int64_t max_clock_skew_seconds = 300;
+};
+
+// Every check run independently, for `paygate verify`: a failing callback shows all its faults.
+struct Inspection {
+  std::optional<std::string> serial;
+  bool serial_known = false;
+  bool timestamp_within_skew = false;
+  int64_t clock_skew_seconds = 0;
+  bool signature_valid = false;
+  bool signature_probe = false;
+  bool decrypt_ok = false;
+  bool parse_ok = false;
+  std::string plaintext;  // decrypted resource, when decryption succeeded
+  std::optional<core::PaymentEvent> event;
+  std::vector<std::string> problems;
+  bool accepted() const {
+    return serial_known && timestamp_within_skew && signature_valid && decrypt_ok && parse_ok;
+  }
+};
+
+class Adapter final : public CallbackAdapter {
+ public:
+  explicit Adapter(Settings settings);
+
+  std::string_view provider() const override { return "wechatpay_v3"; }
+  core::Result<Notification> accept(const InboundRequest& request,
+                                    int64_t now_unix) const override;
+  std::string_view provider_merchant_id() const override { return settings_.mchid; }
+  const std::vector<std::string>& allowed_app_ids() const override { return settings_.appids; }
+  Reply reply(Outcome outcome) const override;
+  Reply reply(core::ErrorCode error) const override;
+
+  Inspection inspect(const InboundRequest& request, int64_t now_unix) const;
+
+ private:
+  const crypto::PublicKey* find_key(std::string_view serial) const;
+  Settings settings_;
+};
+
+// The message WeChat Pay signs: timestamp, nonce and body, each followed by LF.
+std::string signed_message(std::string_view timestamp, std::string_view nonce,
+                           std::string_view body);
+
+}  // namespace paygate::providers::wechatpay_v3

@@ -1,0 +1,124 @@
+#include "providers/wechatpay_v3/wire.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace paygate::providers::wechatpay_v3 {
+namespace {
+
+using core::ErrorCode;
+using core::EventKind;
+using core::fail;
+using nlohmann::json;
+
+// Reads a string member; absent or non-string gives nullopt.
+std::optional<std::string> str(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+std::optional<int64_t> integer(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_number_integer()) return std::nullopt;
+  return it->get<int64_t>();
+}
+
+}  // namespace
+
+core::Result<Envelope> parse_envelope(std::string_view body) {
+  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return fail(ErrorCode::kMalformed, "body is not a JSON object");
+  }
+  auto res = doc.find("resource");
+  if (res == doc.end() || !res->is_object()) return fail(ErrorCode::kMalformed, "no resource");
+  Envelope e;
+  auto id = str(doc, "id");
+  auto type = str(doc, "event_type");
+  auto alg = str(*res, "algorithm");
+  auto ct = str(*res, "ciphertext");
+  auto nonce = str(*res, "nonce");
+  if (!id || !type || !alg || !ct || !nonce || id->empty()) {
+    return fail(ErrorCode::kMalformed, "missing notification field");
+  }
+  if (*alg != "AEAD_AES_256_GCM") return fail(ErrorCode::kMalformed, "unsupported algorithm");
+  e.id = *id;
+  e.event_type = *type;
+  e.algorithm = *alg;
+  e.ciphertext = *ct;
+  e.nonce = *nonce;
+  e.associated_data = str(*res, "associated_data").value_or("");
+  e.original_type = str(*res, "original_type").value_or("");
+  return e;
+}
+
+core::Result<core::PaymentEvent> parse_resource(const Envelope& envelope,
+                                                std::string_view plaintext,
+                                                std::string* redacted) {
+  json doc = json::parse(plaintext, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return fail(ErrorCode::kMalformed, "resource is not a JSON object");
+  }
+  core::PaymentEvent ev;
+  ev.provider = "wechatpay_v3";
+  ev.notification_id = envelope.id;
+  ev.provider_event = envelope.event_type;
+  ev.mchid = str(doc, "mchid").value_or("");
+  ev.appid = str(doc, "appid").value_or("");
+  ev.out_trade_no = str(doc, "out_trade_no").value_or("");
+  ev.transaction_id = str(doc, "transaction_id").value_or("");
+  ev.success_time = str(doc, "success_time").value_or("");
+  if (ev.mchid.empty() || ev.out_trade_no.empty()) {
+    return fail(ErrorCode::kMalformed, "resource lacks mchid or out_trade_no");
+  }
+  auto amount = doc.find("amount");
+  if (amount == doc.end() || !amount->is_object()) {
+    return fail(ErrorCode::kMalformed, "resource lacks amount");
+  }
+  auto total = integer(*amount, "total");
+  if (!total) return fail(ErrorCode::kMalformed, "amount.total is not an integer");
+  ev.total = *total;
+  ev.currency = str(*amount, "currency").value_or("");
+
+  if (envelope.event_type.rfind("TRANSACTION.", 0) == 0) {
+    auto state = str(doc, "trade_state").value_or("");
+    if (state == "SUCCESS") {
+      ev.kind = EventKind::kPaymentSucceeded;
+    } else if (state == "CLOSED" || state == "REVOKED") {
+      ev.kind = EventKind::kPaymentClosed;
+    } else {
+      return fail(ErrorCode::kUnsupportedEvent, "trade_state " + state);
+    }
+    if (ev.transaction_id.empty()) return fail(ErrorCode::kMalformed, "no transaction_id");
+    if (ev.kind == EventKind::kPaymentSucceeded && ev.appid.empty()) {
+      return fail(ErrorCode::kMalformed, "no appid");
+    }
+  } else if (envelope.event_type.rfind("REFUND.", 0) == 0) {
+    auto status = str(doc, "refund_status").value_or("");
+    if (status == "SUCCESS") {
+      ev.kind = EventKind::kRefundSucceeded;
+    } else if (status == "ABNORMAL") {
+      ev.kind = EventKind::kRefundAbnormal;
+    } else if (status == "CLOSED") {
+      ev.kind = EventKind::kRefundClosed;
+    } else {
+      return fail(ErrorCode::kUnsupportedEvent, "refund_status " + status);
+    }
+    ev.out_refund_no = str(doc, "out_refund_no").value_or("");
+    ev.refund_id = str(doc, "refund_id").value_or("");
+    auto refund = integer(*amount, "refund");
+    if (ev.out_refund_no.empty() || !refund) {
+      return fail(ErrorCode::kMalformed, "refund lacks out_refund_no or amount.refund");
+    }
+    ev.refund_amount = *refund;
+  } else {
+    return fail(ErrorCode::kUnsupportedEvent, "event_type " + envelope.event_type);
+  }
+  if (redacted != nullptr) {
+    doc.erase("payer");  // personal data stays out of storage and logs
+    *redacted = doc.dump();
+  }
+  return ev;
+}
+
+}  // namespace paygate::providers::wechatpay_v3
