@@ -1,0 +1,141 @@
+#include "sim/sandbox.hpp"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "crypto/encoding.hpp"
+#include "crypto/random.hpp"
+
+namespace paygate::sim {
+namespace {
+
+namespace fs = std::filesystem;
+using core::ErrorCode;
+using core::fail;
+using nlohmann::json;
+
+std::string digits(std::size_t n) {
+  std::string out;
+  for (unsigned char b : crypto::random_bytes(n)) out += char('0' + b % 10);
+  if (out[0] == '0') out[0] = '1';
+  return out;
+}
+
+bool write_file(const fs::path& p, const std::string& text, bool secret) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  if (!out) return false;
+  out << text;
+  out.close();
+  if (secret) ::chmod(p.c_str(), 0600);
+  return static_cast<bool>(out);
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+core::Result<Sandbox> init_sandbox(const InitOptions& o) {
+  const fs::path dir = fs::absolute(o.dir);
+  if (fs::exists(dir / "sim.json") && !o.force) {
+    return fail(ErrorCode::kConflict, (dir / "sim.json").string() + " exists (use --force)");
+  }
+  std::error_code ec;
+  fs::create_directories(dir / "keys", ec);
+  if (ec) return fail(ErrorCode::kInvalidArgument, "cannot create " + dir.string());
+
+  Sandbox s;
+  s.dir = dir.string();
+  s.merchant = o.merchant;
+  s.mchid = "19" + digits(8);
+  s.appid = "wx" + crypto::hex_lower(crypto::random_bytes(8));
+  s.apiv3_key = crypto::random_alnum(32);
+  s.api_token = crypto::random_alnum(40);
+  s.api_url = "http://" + o.listen;
+  s.notify_url = s.api_url + "/notify/wechatpay/v3/" + o.merchant;
+  auto platform = crypto::PrivateKey::generate_rsa();
+  auto pubmode = crypto::PrivateKey::generate_rsa();
+  if (!platform || !pubmode) return fail(ErrorCode::kInternal, "key generation failed");
+  s.platform_key = *platform;
+  s.public_key_mode_key = *pubmode;
+  s.platform_serial = crypto::hex_upper(crypto::random_bytes(20));
+  s.platform_serial[0] = '5';  // a positive serial of exactly 40 hex digits
+  s.public_key_id = "PUB_KEY_ID_01" + digits(18);
+  auto cert = platform->self_signed_certificate_pem(s.platform_serial,
+                                                    "paygate sandbox WeChat Pay platform");
+  if (!cert) return tl::unexpected(cert.error());
+
+  const fs::path keys = dir / "keys";
+  bool ok = write_file(keys / "platform_private_key.pem", platform->to_pem(), true) &&
+            write_file(keys / "platform_certificate.pem", *cert, false) &&
+            write_file(keys / "pubkey_private_key.pem", pubmode->to_pem(), true) &&
+            write_file(keys / "pubkey_public_key.pem", pubmode->public_pem(), false) &&
+            write_file(keys / "apiv3_key", s.apiv3_key + "\n", true) &&
+            write_file(keys / "api_token", s.api_token + "\n", true);
+  json sim = {{"merchant", s.merchant},       {"mchid", s.mchid},
+              {"appid", s.appid},             {"notify_url", s.notify_url},
+              {"api_url", s.api_url},         {"platform_serial", s.platform_serial},
+              {"public_key_id", s.public_key_id}};
+  ok = ok && write_file(dir / "sim.json", sim.dump(2) + "\n", false);
+  std::ostringstream toml;
+  toml << "# paygate config for the sandbox merchant made by `paygate sim init`.\n"
+       << "[server]\nlisten = \"" << o.listen << "\"\n\n"
+       << "[store]\nsqlite_path = \"paygate.db\"\n\n"
+       << "[[merchant]]\nid = \"" << s.merchant << "\"\napi_token_file = \"keys/api_token\"\n\n"
+       << "[merchant.wechatpay_v3]\nmchid = \"" << s.mchid << "\"\nappids = [\"" << s.appid
+       << "\"]\napiv3_key_file = \"keys/apiv3_key\"\n\n"
+       << "# Platform-certificate mode and WeChat Pay public-key mode, both trusted at once.\n"
+       << "[[merchant.wechatpay_v3.keys]]\nserial = \"" << s.platform_serial
+       << "\"\ncertificate_file = \"keys/platform_certificate.pem\"\n\n"
+       << "[[merchant.wechatpay_v3.keys]]\nserial = \"" << s.public_key_id
+       << "\"\npublic_key_file = \"keys/pubkey_public_key.pem\"\n";
+  ok = ok && write_file(dir / "paygate.toml", toml.str(), false);
+  if (!ok) return fail(ErrorCode::kInvalidArgument, "cannot write sandbox files in " + s.dir);
+  return s;
+}
+
+core::Result<Sandbox> load_sandbox(const std::string& d) {
+  const fs::path dir = fs::absolute(d);
+  json sim = json::parse(read_file(dir / "sim.json"), nullptr, false);
+  if (sim.is_discarded() || !sim.is_object()) {
+    return fail(ErrorCode::kInvalidArgument, (dir / "sim.json").string() + " is missing or not JSON");
+  }
+  Sandbox s;
+  s.dir = dir.string();
+  try {
+    s.merchant = sim.at("merchant");
+    s.mchid = sim.at("mchid");
+    s.appid = sim.at("appid");
+    s.notify_url = sim.at("notify_url");
+    s.api_url = sim.at("api_url");
+    s.platform_serial = sim.at("platform_serial");
+    s.public_key_id = sim.at("public_key_id");
+  } catch (const std::exception&) {
+    return fail(ErrorCode::kInvalidArgument, "sim.json lacks a field");
+  }
+  auto trim = [](std::string v) {
+    while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
+    return v;
+  };
+  s.apiv3_key = trim(read_file(dir / "keys" / "apiv3_key"));
+  s.api_token = trim(read_file(dir / "keys" / "api_token"));
+  auto pk = crypto::PrivateKey::from_pem(read_file(dir / "keys" / "platform_private_key.pem"));
+  auto pm = crypto::PrivateKey::from_pem(read_file(dir / "keys" / "pubkey_private_key.pem"));
+  if (!pk || !pm || s.apiv3_key.size() != 32) {
+    return fail(ErrorCode::kInvalidArgument, "sandbox keys in " + s.dir + "/keys are unreadable");
+  }
+  s.platform_key = *pk;
+  s.public_key_mode_key = *pm;
+  return s;
+}
+
+}  // namespace paygate::sim

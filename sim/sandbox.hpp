@@ -1,0 +1,37 @@
+#pragma once
+#include <string>
+
+#include "core/error.hpp"
+#include "crypto/rsa.hpp"
+
+namespace paygate::sim {
+
+// The simulated WeChat Pay side of one sandbox merchant, as stored in <dir>/sim.json.
+struct Sandbox {
+  std::string dir;
+  std::string merchant;     // paygate merchant id
+  std::string mchid;
+  std::string appid;
+  std::string apiv3_key;
+  std::string api_token;
+  std::string notify_url;   // paygate's callback URL for this merchant
+  std::string api_url;      // paygate's base URL
+  std::string platform_serial;
+  crypto::PrivateKey platform_key;
+  std::string public_key_id;
+  crypto::PrivateKey public_key_mode_key;
+};
+
+struct InitOptions {
+  std::string dir;
+  std::string merchant = "sandbox";
+  std::string listen = "127.0.0.1:8080";
+  bool force = false;
+};
+
+// Generates keys, certificate, APIv3 key and token; writes sim.json, the keys and a matching
+// paygate.toml (store inside `dir`). Refuses to overwrite unless `force`.
+[[nodiscard]] core::Result<Sandbox> init_sandbox(const InitOptions& options);
+[[nodiscard]] core::Result<Sandbox> load_sandbox(const std::string& dir);
+
+}  // namespace paygate::sim

@@ -1,0 +1,308 @@
+#include "sim/wechatpay_v3.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <ctime>
+#include <mutex>
+#include <queue>
+#include <random>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "crypto/aead.hpp"
+#include "crypto/encoding.hpp"
+#include "crypto/random.hpp"
+#include "sim/http_client.hpp"
+
+namespace paygate::sim {
+namespace {
+
+using core::ErrorCode;
+using nlohmann::json;
+using SteadyClock = std::chrono::steady_clock;
+
+int64_t now_unix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// WeChat writes times in Beijing time with an explicit offset.
+std::string beijing_time(int64_t unix) {
+  std::time_t t = static_cast<std::time_t>(unix + 8 * 3600);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S+08:00", &tm);
+  return buf;
+}
+
+std::string digits(std::size_t n) {
+  std::string out;
+  for (unsigned char b : crypto::random_bytes(n)) out += char('0' + b % 10);
+  return out;
+}
+
+core::Result<SimNotification> envelope(const Sandbox& sb, const std::string& event_type,
+                                       const std::string& summary, const std::string& type,
+                                       const std::string& resource, const std::string& otn,
+                                       bool public_key_mode) {
+  const std::string nonce = crypto::random_alnum(12);
+  auto ct = crypto::aes256gcm_encrypt(sb.apiv3_key, nonce, type, resource);
+  if (!ct) return tl::unexpected(ct.error());
+  SimNotification n;
+  n.id = crypto::random_uuid();
+  n.event_type = event_type;
+  n.out_trade_no = otn;
+  n.public_key_mode = public_key_mode;
+  // Key order as WeChat sends it; ordered_json keeps it.
+  nlohmann::ordered_json body;
+  body["id"] = n.id;
+  body["create_time"] = beijing_time(now_unix());
+  body["resource_type"] = "encrypt-resource";
+  body["event_type"] = event_type;
+  body["summary"] = summary;
+  body["resource"] = {{"original_type", type},
+                      {"algorithm", "AEAD_AES_256_GCM"},
+                      {"ciphertext", crypto::base64_encode(*ct)},
+                      {"associated_data", type},
+                      {"nonce", nonce}};
+  n.body = body.dump();
+  return n;
+}
+
+struct Task {
+  SteadyClock::time_point due;
+  std::size_t index;
+  enum Kind { kMain, kDuplicate, kFaulty } kind;
+  Fault fault;
+  bool operator>(const Task& o) const { return due > o.due; }
+};
+
+}  // namespace
+
+core::Result<SimNotification> build_payment(const Sandbox& sb, const PaymentSpec& p,
+                                            bool public_key_mode) {
+  nlohmann::ordered_json r;
+  r["mchid"] = p.mchid.empty() ? sb.mchid : p.mchid;
+  r["appid"] = p.appid.empty() ? sb.appid : p.appid;
+  r["out_trade_no"] = p.out_trade_no;
+  r["transaction_id"] = "4200" + digits(24);
+  r["trade_type"] = "JSAPI";
+  r["trade_state"] = "SUCCESS";
+  r["trade_state_desc"] = "支付成功";
+  r["bank_type"] = "OTHERS";
+  r["attach"] = "";
+  r["success_time"] = beijing_time(now_unix());
+  r["payer"] = {{"openid", "o" + crypto::random_alnum(27)}};
+  r["amount"] = {{"total", p.amount},
+                 {"payer_total", p.amount},
+                 {"currency", p.currency},
+                 {"payer_currency", p.currency}};
+  return envelope(sb, "TRANSACTION.SUCCESS", "支付成功", "transaction", r.dump(), p.out_trade_no,
+                  public_key_mode);
+}
+
+core::Result<SimNotification> build_refund(const Sandbox& sb, const RefundSpec& s,
+                                           bool public_key_mode) {
+  nlohmann::ordered_json r;
+  r["mchid"] = sb.mchid;
+  r["out_trade_no"] = s.out_trade_no;
+  r["transaction_id"] = "4200" + digits(24);
+  r["out_refund_no"] = s.out_refund_no;
+  r["refund_id"] = "5030" + digits(25);
+  r["refund_status"] = s.status;
+  r["user_received_account"] = "支付用户零钱";
+  r["amount"] = {{"total", s.total}, {"refund", s.refund}, {"payer_total", s.total},
+                 {"payer_refund", s.refund}};
+  if (s.status == "SUCCESS") r["success_time"] = beijing_time(now_unix());
+  const std::string event = "REFUND." + s.status;
+  const std::string summary = s.status == "SUCCESS"    ? "退款成功"
+                              : s.status == "ABNORMAL" ? "退款异常"
+                                                       : "退款关闭";
+  return envelope(sb, event, summary, "refund", r.dump(), s.out_trade_no, public_key_mode);
+}
+
+std::vector<std::pair<std::string, std::string>> sign_headers(const Sandbox& sb,
+                                                              const SimNotification& n,
+                                                              int64_t ts) {
+  const std::string nonce = crypto::random_alnum(32);
+  const std::string stamp = std::to_string(ts);
+  const std::string msg = stamp + "\n" + nonce + "\n" + n.body + "\n";
+  const auto& key = n.public_key_mode ? sb.public_key_mode_key : sb.platform_key;
+  auto sig = key.sign_sha256(msg);
+  return {{"Content-Type", "application/json"},
+          {"Wechatpay-Timestamp", stamp},
+          {"Wechatpay-Nonce", nonce},
+          {"Wechatpay-Signature", sig ? crypto::base64_encode(*sig) : ""},
+          {"Wechatpay-Serial", n.public_key_mode ? sb.public_key_id : sb.platform_serial},
+          {"Wechatpay-Signature-Type", "WECHATPAY2-SHA256-RSA2048"},
+          {"Request-ID", crypto::hex_upper(crypto::random_bytes(20)) + "-0"}};
+}
+
+core::Result<Fault> parse_fault(const std::string& name) {
+  if (name == "duplicate") return Fault::kDuplicate;
+  if (name == "concurrent-duplicate") return Fault::kConcurrentDuplicate;
+  if (name == "out-of-order") return Fault::kOutOfOrder;
+  if (name == "tampered") return Fault::kTampered;
+  if (name == "wrong-serial") return Fault::kWrongSerial;
+  if (name == "stale") return Fault::kStale;
+  if (name == "probe") return Fault::kProbe;
+  if (name == "drop") return Fault::kDrop;
+  return core::fail(ErrorCode::kInvalidArgument, "unknown fault " + name);
+}
+
+const std::vector<std::chrono::seconds>& retry_schedule() {
+  using std::chrono::hours;
+  using std::chrono::minutes;
+  using std::chrono::seconds;
+  static const std::vector<seconds> s = {
+      seconds(15), seconds(15), seconds(30), minutes(3), minutes(10), minutes(20),
+      minutes(30), minutes(30), minutes(30), minutes(60), hours(3),   hours(3),
+      hours(3),    hours(6),    hours(6)};
+  return s;
+}
+
+std::string DriveReport::to_json() const {
+  json j = {{"requests", requests},
+            {"notifications", deliveries.size()},
+            {"acked", acked},
+            {"extra_copies", extra_copies},
+            {"faulty_rejected", faulty_rejected},
+            {"faulty_accepted", faulty_accepted},
+            {"duplicate_not_acked", duplicate_not_acked}};
+  json list = json::array();
+  for (const auto& d : deliveries) {
+    list.push_back({{"id", d.id},
+                    {"out_trade_no", d.out_trade_no},
+                    {"event_type", d.event_type},
+                    {"attempts", d.attempts},
+                    {"acked", d.acked},
+                    {"last_status", d.last_status}});
+  }
+  j["deliveries"] = std::move(list);
+  return j.dump();
+}
+
+DriveReport drive(const Sandbox& sb, std::vector<SimNotification> notes, const DriveOptions& o) {
+  const auto has = [&](Fault f) { return o.faults.count(f) > 0; };
+  if (has(Fault::kOutOfOrder)) {
+    std::shuffle(notes.begin(), notes.end(), std::mt19937(std::random_device{}()));
+  }
+  DriveReport report;
+  report.deliveries.resize(notes.size());
+  for (std::size_t i = 0; i < notes.size(); ++i) {
+    report.deliveries[i] = Delivery{notes[i].id, notes[i].out_trade_no, notes[i].event_type};
+  }
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::priority_queue<Task, std::vector<Task>, std::greater<>> queue;
+  std::size_t unresolved = notes.size();
+  int64_t outstanding_extras = 0;
+  const auto start = SteadyClock::now();
+  for (std::size_t i = 0; i < notes.size(); ++i) {
+    for (Fault f : {Fault::kTampered, Fault::kWrongSerial, Fault::kStale, Fault::kProbe}) {
+      if (has(f)) {
+        queue.push(Task{start, i, Task::kFaulty, f});
+        ++outstanding_extras;
+      }
+    }
+    queue.push(Task{start, i, Task::kMain, Fault::kDuplicate});
+    if (has(Fault::kConcurrentDuplicate)) {
+      queue.push(Task{start, i, Task::kDuplicate, Fault::kConcurrentDuplicate});
+      ++outstanding_extras;
+    }
+  }
+
+  auto worker = [&] {
+    HttpClient client;
+    for (;;) {
+      Task t;
+      {
+        std::unique_lock lock(mu);
+        for (;;) {
+          if (unresolved == 0 && outstanding_extras == 0) {
+            cv.notify_all();
+            return;
+          }
+          if (!queue.empty() && queue.top().due <= SteadyClock::now()) break;
+          if (queue.empty()) cv.wait(lock);
+          else cv.wait_until(lock, queue.top().due);
+        }
+        t = queue.top();
+        queue.pop();
+      }
+      const auto& n = notes[t.index];
+      std::string body = n.body;
+      auto headers = sign_headers(sb, n, now_unix());
+      auto set = [&](const char* name, const std::string& v) {
+        for (auto& [k, val] : headers) if (k == name) val = v;
+      };
+      auto timeout = o.deadline;
+      if (t.kind == Task::kFaulty) {
+        switch (t.fault) {
+          case Fault::kTampered: body[body.size() / 2] ^= 0x01; break;
+          case Fault::kWrongSerial: set("Wechatpay-Serial", crypto::hex_upper(crypto::random_bytes(20))); break;
+          case Fault::kStale: headers = sign_headers(sb, n, now_unix() - 600); break;
+          case Fault::kProbe: set("Wechatpay-Signature", "WECHATPAY/SIGNTEST/" + crypto::base64_encode(crypto::random_bytes(64))); break;
+          default: break;
+        }
+      }
+      bool first_attempt;
+      {
+        std::lock_guard lock(mu);
+        first_attempt = report.deliveries[t.index].attempts == 0;
+      }
+      if (t.kind == Task::kMain && first_attempt && has(Fault::kDrop)) {
+        timeout = std::chrono::milliseconds(1);
+      }
+      auto r = client.request("POST", o.url, headers, body, timeout);
+      const bool ok = r.status >= 200 && r.status < 300 && r.seconds * 1000 <= o.deadline.count();
+      std::lock_guard lock(mu);
+      ++report.requests;
+      if (t.kind == Task::kFaulty) {
+        ++report.extra_copies;
+        --outstanding_extras;
+        if (r.status >= 200 && r.status < 300) ++report.faulty_accepted;
+        else if (r.status >= 400) ++report.faulty_rejected;
+        cv.notify_all();
+        continue;
+      }
+      if (t.kind == Task::kDuplicate) {
+        ++report.extra_copies;
+        --outstanding_extras;
+        if (!ok) ++report.duplicate_not_acked;
+        cv.notify_all();
+        continue;
+      }
+      auto& d = report.deliveries[t.index];
+      ++d.attempts;
+      d.last_status = r.status;
+      if (ok) {
+        d.acked = true;
+        ++report.acked;
+        --unresolved;
+        if (has(Fault::kDuplicate)) {
+          queue.push(Task{SteadyClock::now(), t.index, Task::kDuplicate, Fault::kDuplicate});
+          ++outstanding_extras;
+        }
+      } else if (static_cast<std::size_t>(d.attempts) <= retry_schedule().size()) {
+        const auto delay = std::chrono::duration_cast<SteadyClock::duration>(
+            retry_schedule()[d.attempts - 1] * o.time_scale);
+        queue.push(Task{SteadyClock::now() + delay, t.index, Task::kMain, Fault::kDuplicate});
+      } else {
+        --unresolved;  // WeChat gives up after the last retry
+      }
+      cv.notify_all();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < std::max(1, o.concurrency); ++i) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  return report;
+}
+
+}  // namespace paygate::sim

@@ -1,0 +1,80 @@
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "app/serve.hpp"
+#include "app/sim_cli.hpp"
+#include "app/verify.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"paygate: verified, exactly-once payment notifications"};
+  app.require_subcommand(1);
+
+  std::string config, port_file;
+  bool verify_only = false;
+  auto* serve = app.add_subcommand("serve", "run the gateway");
+  serve->add_option("--config", config, "TOML config file")->required();
+  serve->add_flag("--verify-only", verify_only, "verify callbacks but store nothing (benchmark)");
+  serve->add_option("--port-file", port_file, "write the bound port here once listening");
+
+  paygate::app::VerifyArgs va;
+  auto* verify = app.add_subcommand("verify", "explain a captured callback offline");
+  verify->require_subcommand(1);
+  auto* v3 = verify->add_subcommand("wechatpay-v3", "a WeChat Pay APIv3 notification");
+  v3->add_option("--headers", va.headers_file, "file of 'Name: value' lines")->required();
+  v3->add_option("--body", va.body_file, "file holding the exact raw body")->required();
+  v3->add_option("--key", va.keys, "SERIAL=PEMFILE (certificate or public key)")->required();
+  v3->add_option("--apiv3-key-file", va.apiv3_key_file, "file holding the APIv3 key")->required();
+  v3->add_option("--now", va.now, "receiver clock, unix seconds (default: now)");
+
+  auto* sim = app.add_subcommand("sim", "the WeChat Pay side, for development and tests");
+  sim->require_subcommand(1);
+  std::string dir = "data", merchant = "sandbox", listen = "127.0.0.1:8080";
+  bool force = false;
+  auto* init = sim->add_subcommand("init", "create a sandbox merchant and its paygate config");
+  init->add_option("--dir", dir, "data folder")->capture_default_str();
+  init->add_option("--merchant", merchant, "merchant id")->capture_default_str();
+  init->add_option("--listen", listen, "address paygate will listen on")->capture_default_str();
+  init->add_flag("--force", force, "overwrite an existing sandbox");
+
+  paygate::app::SimPayArgs pa;
+  auto common = [&pa](CLI::App* c) {
+    c->add_option("--dir", pa.dir, "sandbox folder")->capture_default_str();
+    c->add_option("--url", pa.url, "notify URL (default: the sandbox's)");
+    c->add_option("--out-trade-no", pa.out_trade_no, "order number (a prefix with --count)")->required();
+    c->add_option("--amount", pa.amount, "order total in fen")->required();
+    c->add_flag("--public-key-mode", pa.public_key_mode, "sign with the WeChat Pay public key");
+    c->add_option("--concurrency", pa.concurrency, "parallel senders")->capture_default_str();
+    c->add_option("--time-scale", pa.time_scale, "multiplies retry delays")->capture_default_str();
+    c->add_option("--fault", pa.faults,
+                  "duplicate, concurrent-duplicate, out-of-order, tampered, wrong-serial, stale, "
+                  "probe, drop");
+    c->add_option("--report", pa.report_file, "write the JSON report here");
+  };
+  auto* pay = sim->add_subcommand("pay", "send TRANSACTION.SUCCESS callbacks");
+  common(pay);
+  pay->add_option("--count", pa.count, "orders to pay")->capture_default_str();
+  pay->add_flag("--register", pa.register_orders, "register the orders through the API first");
+  auto* refund = sim->add_subcommand("refund", "send a REFUND.* callback");
+  common(refund);
+  refund->add_option("--out-refund-no", pa.out_refund_no, "refund number")->required();
+  refund->add_option("--refund", pa.refund, "refund amount in fen")->required();
+  refund->add_option("--status", pa.refund_status, "SUCCESS, ABNORMAL or CLOSED")->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  try {
+    if (*serve) return paygate::app::serve(config, verify_only, port_file);
+    if (*v3) return paygate::app::verify_wechatpay_v3(va);
+    if (*init) return paygate::app::sim_init(dir, merchant, listen, force);
+    if (*pay) return paygate::app::sim_pay(pa);
+    if (*refund) return paygate::app::sim_refund(pa);
+  } catch (const std::exception& e) {
+    std::cerr << "paygate: " << e.what() << "\n";
+    return 1;
+  }
+  return 2;
+}

@@ -1,0 +1,98 @@
+#include "app/serve.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "app/settings.hpp"
+#include "http/api.hpp"
+#include "obs/log.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+
+namespace paygate::app {
+
+// The composition root: the only place that names concrete classes.
+int serve(const std::string& config_path, bool verify_only, const std::string& port_file) {
+  auto settings = load_settings(config_path);
+  if (!settings) {
+    std::cerr << "paygate: bad config: " << settings.error().detail << "\n";
+    return 2;
+  }
+  obs::set_log_level(obs::parse_level(settings->log_level));
+  core::SystemClock clock;
+  obs::Registry registry;
+  obs::Metrics metrics(registry);
+
+  std::unique_ptr<store::Store> store;
+  if (!verify_only) {
+    store::SqliteOptions so;
+    so.path = settings->sqlite_path;
+    so.on_commit = [&metrics](int batch, double secs, bool ok) {
+      metrics.commit_batch_size.observe({}, batch);
+      metrics.commit_seconds.observe({}, secs);
+      metrics.commits.inc({ok ? "ok" : "failed"});
+    };
+    auto opened = store::open_sqlite_store(std::move(so));
+    if (!opened) {
+      std::cerr << "paygate: cannot open store " << settings->sqlite_path << ": "
+                << opened.error().detail << "\n";
+      return 1;
+    }
+    store = std::move(*opened);
+    registry.add_collector([&store](std::string& out) {
+      auto c = store->counts();
+      if (!c) return;
+      out += "# HELP paygate_orders Orders by state.\n# TYPE paygate_orders gauge\n";
+      for (const char* s : {"PENDING", "PAID", "PARTIALLY_REFUNDED", "REFUNDED", "CLOSED"}) {
+        auto it = c->orders_by_state.find(s);
+        out += "paygate_orders{state=\"" + std::string(s) + "\"} " +
+               std::to_string(it == c->orders_by_state.end() ? 0 : it->second) + "\n";
+      }
+      out += "# HELP paygate_inbox_anomalies Stored callbacks held as anomalies.\n"
+             "# TYPE paygate_inbox_anomalies gauge\npaygate_inbox_anomalies " +
+             std::to_string(c->anomalies) + "\n";
+      out += "# HELP paygate_outbox_pending Outbox events not yet delivered.\n"
+             "# TYPE paygate_outbox_pending gauge\npaygate_outbox_pending " +
+             std::to_string(c->outbox_pending) + "\n";
+    });
+  }
+
+  http::ApiConfig api;
+  for (auto& m : settings->merchants) {
+    api.tokens.emplace(m.id, m.api_token);
+    if (m.wechatpay_v3) {
+      pipeline::Identity id{m.id, m.wechatpay_v3->mchid, m.wechatpay_v3->appids};
+      api.callbacks.push_back(http::CallbackRoute{
+          "wechatpay/v3",
+          std::make_unique<providers::wechatpay_v3::Adapter>(std::move(*m.wechatpay_v3)), id});
+    }
+  }
+  pipeline::CallbackPipeline pipeline(store.get(), clock, metrics);
+  http::Api handler(std::move(api), store.get(), pipeline, clock, metrics);
+  auto opts = settings->server;
+  opts.on_protocol_error = [&metrics](int status) {
+    metrics.http_requests.inc({"protocol", std::to_string(status)});
+  };
+  auto server = http::HttpServer::create(opts, handler);
+  if (!server) {
+    std::cerr << "paygate: " << server.error().detail << "\n";
+    return 1;
+  }
+  const uint16_t port = (*server)->port();
+  if (!port_file.empty()) {
+    // Written whole then renamed, so a watcher never reads a half-written port.
+    const std::string tmp = port_file + ".tmp";
+    std::ofstream(tmp) << port << "\n";
+    std::rename(tmp.c_str(), port_file.c_str());
+  }
+  obs::Log(obs::Level::kInfo, "listening")
+      .str("address", opts.address)
+      .num("port", port)
+      .str("store", verify_only ? "off (verify-only)" : settings->sqlite_path);
+  (*server)->run();
+  if (store) store->close();
+  obs::Log(obs::Level::kInfo, "stopped");
+  return 0;
+}
+
+}  // namespace paygate::app

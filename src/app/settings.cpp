@@ -1,0 +1,236 @@
+#include "app/settings.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+namespace paygate::app {
+namespace {
+
+namespace fs = std::filesystem;
+using core::ErrorCode;
+
+struct ConfigError {
+  std::string message;
+};
+
+[[noreturn]] void bad(const std::string& where, const std::string& what) {
+  throw ConfigError{where + ": " + what};
+}
+
+void only_keys(const toml::table& t, const std::string& where, std::set<std::string> allowed) {
+  for (const auto& [k, v] : t) {
+    if (!allowed.count(std::string(k.str()))) bad(where + "." + std::string(k.str()), "unknown setting");
+  }
+}
+
+std::string read_file(const fs::path& p, const std::string& where) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) bad(where, "cannot read file " + p.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) {
+    s.pop_back();
+  }
+  return s;
+}
+
+class Reader {
+ public:
+  explicit Reader(fs::path base) : base_(std::move(base)) {}
+
+  fs::path resolve(const std::string& p) const {
+    fs::path path(p);
+    return path.is_absolute() ? path : base_ / path;
+  }
+
+  std::string string(const toml::table& t, const std::string& where, const char* key,
+                     std::optional<std::string> fallback = std::nullopt) const {
+    auto node = t[key];
+    if (!node) {
+      if (fallback) return *fallback;
+      bad(where + "." + key, "required");
+    }
+    auto v = node.value<std::string>();
+    if (!v) bad(where + "." + key, "must be a string");
+    return *v;
+  }
+
+  int64_t integer(const toml::table& t, const std::string& where, const char* key,
+                  int64_t fallback, int64_t min, int64_t max) const {
+    auto node = t[key];
+    if (!node) return fallback;
+    auto v = node.value<int64_t>();
+    if (!v) bad(where + "." + key, "must be an integer");
+    if (*v < min || *v > max) {
+      bad(where + "." + key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    return *v;
+  }
+
+  // A secret given as NAME_file (path) or NAME_env (environment variable name).
+  core::Secret secret(const toml::table& t, const std::string& where, const std::string& name) const {
+    const std::string fkey = name + "_file", ekey = name + "_env";
+    const bool has_file = static_cast<bool>(t[fkey]), has_env = static_cast<bool>(t[ekey]);
+    if (has_file == has_env) bad(where + "." + name, "give exactly one of " + fkey + " or " + ekey);
+    if (has_file) {
+      auto p = t[fkey].value<std::string>();
+      if (!p) bad(where + "." + fkey, "must be a string");
+      return core::Secret(trim(read_file(resolve(*p), where + "." + fkey)));
+    }
+    auto var = t[ekey].value<std::string>();
+    if (!var) bad(where + "." + ekey, "must be a string");
+    const char* v = std::getenv(var->c_str());
+    if (v == nullptr || *v == '\0') bad(where + "." + ekey, "environment variable " + *var + " is not set");
+    return core::Secret(trim(v));
+  }
+
+ private:
+  fs::path base_;
+};
+
+const toml::table& table_at(const toml::node_view<const toml::node>& n, const std::string& where) {
+  if (!n.is_table()) bad(where, "must be a table");
+  return *n.as_table();
+}
+
+providers::wechatpay_v3::Settings wechatpay_v3(const Reader& r, const toml::table& t,
+                                               const std::string& where) {
+  only_keys(t, where, {"mchid", "appids", "apiv3_key_file", "apiv3_key_env", "keys",
+                       "max_clock_skew_seconds"});
+  providers::wechatpay_v3::Settings s;
+  s.mchid = r.string(t, where, "mchid");
+  if (s.mchid.empty()) bad(where + ".mchid", "must not be empty");
+  auto appids = t["appids"].as_array();
+  if (appids == nullptr || appids->empty()) bad(where + ".appids", "must be a non-empty array");
+  for (const auto& a : *appids) {
+    auto v = a.value<std::string>();
+    if (!v || v->empty()) bad(where + ".appids", "must hold non-empty strings");
+    s.appids.push_back(*v);
+  }
+  s.apiv3_key = r.secret(t, where, "apiv3_key");
+  if (s.apiv3_key.size() != 32) {
+    bad(where + ".apiv3_key", "must be exactly 32 bytes (got " + std::to_string(s.apiv3_key.size()) + ")");
+  }
+  s.max_clock_skew_seconds = r.integer(t, where, "max_clock_skew_seconds", 300, 1, 3600);
+  auto keys = t["keys"].as_array();
+  if (keys == nullptr || keys->empty()) bad(where + ".keys", "at least one verification key is required");
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < keys->size(); ++i) {
+    const std::string kw = where + ".keys[" + std::to_string(i) + "]";
+    auto kt = (*keys)[i].as_table();
+    if (kt == nullptr) bad(kw, "must be a table");
+    only_keys(*kt, kw, {"serial", "certificate_file", "public_key_file"});
+    std::string serial = r.string(*kt, kw, "serial");
+    if (serial.empty()) bad(kw + ".serial", "must not be empty");
+    const bool cert = static_cast<bool>((*kt)["certificate_file"]);
+    const bool pub = static_cast<bool>((*kt)["public_key_file"]);
+    if (cert == pub) bad(kw, "give exactly one of certificate_file or public_key_file");
+    const char* fk = cert ? "certificate_file" : "public_key_file";
+    const std::string pem = read_file(r.resolve(r.string(*kt, kw, fk)), kw + "." + fk);
+    auto key = crypto::PublicKey::from_pem(pem);
+    if (!key) bad(kw + "." + fk, key.error().detail);
+    if (cert && serial.rfind("PUB_KEY_ID_", 0) != 0) {
+      std::string upper = serial;
+      for (auto& c : upper) c = char(std::toupper(static_cast<unsigned char>(c)));
+      if (upper != key->certificate_serial()) {
+        bad(kw + ".serial", "does not match the certificate's serial " + key->certificate_serial());
+      }
+    }
+    std::string norm = serial;
+    if (serial.rfind("PUB_KEY_ID_", 0) != 0) {
+      for (auto& c : norm) c = char(std::toupper(static_cast<unsigned char>(c)));
+    }
+    if (!seen.insert(norm).second) bad(kw + ".serial", "duplicate serial " + serial);
+    s.keys.push_back({serial, *key});
+  }
+  return s;
+}
+
+Settings parse(const toml::table& root, const Reader& r) {
+  only_keys(root, "config", {"server", "store", "merchant"});
+  Settings s;
+  if (auto node = root["server"]) {
+    const auto& t = table_at(node, "server");
+    only_keys(t, "server", {"listen", "body_limit_bytes", "header_timeout_ms", "body_timeout_ms",
+                            "drain_timeout_ms", "threads", "log_level"});
+    const std::string listen = r.string(t, "server", "listen", "127.0.0.1:8080");
+    auto colon = listen.rfind(':');
+    if (colon == std::string::npos) bad("server.listen", "must be HOST:PORT");
+    s.server.address = listen.substr(0, colon);
+    try {
+      std::size_t pos = 0;
+      int port = std::stoi(listen.substr(colon + 1), &pos);
+      if (pos != listen.size() - colon - 1 || port < 0 || port > 65535) throw 1;
+      s.server.port = static_cast<uint16_t>(port);
+    } catch (...) {
+      bad("server.listen", "port must be 0-65535");
+    }
+    s.server.body_limit = static_cast<std::size_t>(
+        r.integer(t, "server", "body_limit_bytes", 64 * 1024, 1024, 16 * 1024 * 1024));
+    s.server.header_timeout = std::chrono::milliseconds(
+        r.integer(t, "server", "header_timeout_ms", 10000, 100, 600000));
+    s.server.body_timeout = std::chrono::milliseconds(
+        r.integer(t, "server", "body_timeout_ms", 10000, 100, 600000));
+    s.server.drain_timeout = std::chrono::milliseconds(
+        r.integer(t, "server", "drain_timeout_ms", 15000, 0, 600000));
+    s.server.threads = static_cast<int>(r.integer(t, "server", "threads", 2, 1, 64));
+    s.log_level = r.string(t, "server", "log_level", "info");
+    if (s.log_level != "debug" && s.log_level != "info" && s.log_level != "warn" &&
+        s.log_level != "error" && s.log_level != "off") {
+      bad("server.log_level", "must be debug, info, warn, error or off");
+    }
+  }
+  const auto& store = table_at(root["store"], "store");
+  only_keys(store, "store", {"sqlite_path"});
+  s.sqlite_path = r.resolve(r.string(store, "store", "sqlite_path")).string();
+
+  auto merchants = root["merchant"].as_array();
+  if (merchants == nullptr || merchants->empty()) bad("merchant", "at least one [[merchant]] is required");
+  std::set<std::string> ids;
+  for (std::size_t i = 0; i < merchants->size(); ++i) {
+    const std::string where = "merchant[" + std::to_string(i) + "]";
+    auto t = (*merchants)[i].as_table();
+    if (t == nullptr) bad(where, "must be a table");
+    only_keys(*t, where, {"id", "api_token_file", "api_token_env", "wechatpay_v3"});
+    MerchantSettings m;
+    m.id = r.string(*t, where, "id");
+    if (m.id.empty() || m.id.size() > 64 || m.id.find('/') != std::string::npos) {
+      bad(where + ".id", "must be 1-64 characters without '/'");
+    }
+    if (!ids.insert(m.id).second) bad(where + ".id", "duplicate merchant id " + m.id);
+    m.api_token = r.secret(*t, where, "api_token");
+    if (m.api_token.size() < 16) bad(where + ".api_token", "must be at least 16 characters");
+    if (auto w = (*t)["wechatpay_v3"]) {
+      m.wechatpay_v3 = wechatpay_v3(r, table_at(w, where + ".wechatpay_v3"), where + ".wechatpay_v3");
+    }
+    s.merchants.push_back(std::move(m));
+  }
+  return s;
+}
+
+}  // namespace
+
+core::Result<Settings> load_settings(const std::string& path) {
+  try {
+    toml::table root = toml::parse_file(path);
+    Reader r(fs::absolute(fs::path(path)).parent_path());
+    return parse(root, r);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream os;
+    os << path << ":" << e.source().begin.line << ": " << e.description();
+    return core::fail(ErrorCode::kInvalidArgument, os.str());
+  } catch (const ConfigError& e) {
+    return core::fail(ErrorCode::kInvalidArgument, e.message);
+  }
+}
+
+}  // namespace paygate::app

@@ -1,0 +1,31 @@
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/secret.hpp"
+#include "http/server.hpp"
+#include "providers/wechatpay_v3/adapter.hpp"
+
+namespace paygate::app {
+
+struct MerchantSettings {
+  std::string id;
+  core::Secret api_token;
+  std::optional<providers::wechatpay_v3::Settings> wechatpay_v3;
+};
+
+struct Settings {
+  http::ServerOptions server;
+  std::string sqlite_path;
+  std::string log_level = "info";
+  std::vector<MerchantSettings> merchants;
+};
+
+// Loads and validates the TOML config once. Errors name the offending setting
+// (e.g. "merchant[0].wechatpay_v3.apiv3_key_file: ..."); secrets never appear in them.
+// Relative file paths are resolved against the config file's folder.
+[[nodiscard]] core::Result<Settings> load_settings(const std::string& path);
+
+}  // namespace paygate::app

@@ -1,0 +1,109 @@
+#include "app/sim_cli.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "sim/http_client.hpp"
+#include "sim/sandbox.hpp"
+#include "sim/wechatpay_v3.hpp"
+
+namespace paygate::app {
+namespace {
+
+int fail(const std::string& msg) {
+  std::cerr << "paygate sim: " << msg << "\n";
+  return 2;
+}
+
+std::string order_id(const SimPayArgs& a, int i) {
+  if (a.count <= 1) return a.out_trade_no;
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "-%06d", i + 1);
+  return a.out_trade_no + buf;
+}
+
+int run(const sim::Sandbox& sb, const SimPayArgs& a, std::vector<sim::SimNotification> notes) {
+  sim::DriveOptions o;
+  o.url = a.url.empty() ? sb.notify_url : a.url;
+  o.concurrency = a.concurrency;
+  o.time_scale = a.time_scale;
+  for (const auto& f : a.faults) {
+    auto parsed = sim::parse_fault(f);
+    if (!parsed) return fail(parsed.error().detail);
+    o.faults.insert(*parsed);
+  }
+  auto report = sim::drive(sb, std::move(notes), o);
+  const std::string json = report.to_json();
+  if (!a.report_file.empty()) {
+    std::ofstream(a.report_file) << json << "\n";
+  }
+  std::cerr << "sent " << report.deliveries.size() << " notification(s) in " << report.requests
+            << " request(s) to " << o.url << ": " << report.acked << " acknowledged";
+  if (report.extra_copies) {
+    std::cerr << ", " << report.extra_copies << " extra copies (" << report.faulty_rejected
+              << " faulty rejected, " << report.faulty_accepted << " faulty ACCEPTED)";
+  }
+  std::cerr << "\n";
+  if (a.report_file.empty() && a.count <= 1) std::cout << json << "\n";
+  const bool all = report.acked == static_cast<int64_t>(report.deliveries.size());
+  return all && report.faulty_accepted == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int sim_init(const std::string& dir, const std::string& merchant, const std::string& listen,
+             bool force) {
+  auto sb = sim::init_sandbox({dir, merchant, listen, force});
+  if (!sb) return fail(sb.error().detail);
+  std::cout << "sandbox merchant '" << sb->merchant << "' written to " << sb->dir << "\n"
+            << "  config:      " << sb->dir << "/paygate.toml\n"
+            << "  simulator:   " << sb->dir << "/sim.json (WeChat Pay side: mchid " << sb->mchid
+            << ", appid " << sb->appid << ")\n";
+  return 0;
+}
+
+int sim_pay(const SimPayArgs& a) {
+  if (a.out_trade_no.empty() || a.amount <= 0) return fail("--out-trade-no and --amount are required");
+  auto sb = sim::load_sandbox(a.dir);
+  if (!sb) return fail(sb.error().detail);
+  if (a.register_orders) {
+    sim::HttpClient client;
+    for (int i = 0; i < a.count; ++i) {
+      const std::string body = "{\"merchant\":\"" + sb->merchant + "\",\"out_trade_no\":\"" +
+                               order_id(a, i) + "\",\"amount\":" + std::to_string(a.amount) +
+                               ",\"currency\":\"CNY\",\"description\":\"sandbox order\"}";
+      auto r = client.request("POST", sb->api_url + "/v1/orders",
+                              {{"Content-Type", "application/json"},
+                               {"Authorization", "Bearer " + sb->api_token}},
+                              body, std::chrono::milliseconds(10000));
+      if (r.status != 200 && r.status != 201) {
+        return fail("registering " + order_id(a, i) + " failed: HTTP " +
+                    std::to_string(r.status) + " " + r.body + r.error);
+      }
+    }
+  }
+  std::vector<sim::SimNotification> notes;
+  for (int i = 0; i < a.count; ++i) {
+    auto n = sim::build_payment(*sb, {order_id(a, i), a.amount, "CNY", "", ""},
+                                a.public_key_mode || (i % 2 == 1));
+    if (!n) return fail(n.error().detail);
+    notes.push_back(std::move(*n));
+  }
+  return run(*sb, a, std::move(notes));
+}
+
+int sim_refund(const SimPayArgs& a) {
+  if (a.out_trade_no.empty() || a.out_refund_no.empty() || a.amount <= 0 || a.refund <= 0) {
+    return fail("--out-trade-no, --out-refund-no, --amount (order total) and --refund are required");
+  }
+  auto sb = sim::load_sandbox(a.dir);
+  if (!sb) return fail(sb.error().detail);
+  auto n = sim::build_refund(*sb, {a.out_trade_no, a.out_refund_no, a.amount, a.refund,
+                                   a.refund_status},
+                             a.public_key_mode);
+  if (!n) return fail(n.error().detail);
+  return run(*sb, a, {*n});
+}
+
+}  // namespace paygate::app

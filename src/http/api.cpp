@@ -1,0 +1,313 @@
+#include "http/api.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "crypto/encoding.hpp"
+#include "pipeline/event_json.hpp"
+#include "pipeline/orders.hpp"
+
+namespace paygate::http {
+namespace {
+
+using core::ErrorCode;
+using nlohmann::json;
+
+int status_of(ErrorCode c) {
+  switch (c) {
+    case ErrorCode::kUnauthorized: return 401;
+    case ErrorCode::kForbidden: return 403;
+    case ErrorCode::kNotFound: return 404;
+    case ErrorCode::kConflict: return 409;
+    case ErrorCode::kInvalidArgument:
+    case ErrorCode::kMalformed: return 400;
+    case ErrorCode::kStoreUnavailable: return 503;
+    default: return 500;
+  }
+}
+
+// One error shape for the whole API; `message` is chosen for callers, never a log detail.
+HttpResponse error_response(ErrorCode code, std::string_view message) {
+  json j = {{"error", {{"code", core::to_string(code)}, {"message", message}}}};
+  return HttpResponse{status_of(code), "application/json", j.dump(), {}};
+}
+
+HttpResponse error_response(const core::Error& e) {
+  // Store and internal details stay in logs.
+  if (e.code == ErrorCode::kStoreUnavailable) {
+    return error_response(e.code, "storage is unavailable, retry later");
+  }
+  if (e.code == ErrorCode::kInternal) return error_response(e.code, "internal error");
+  return error_response(e.code, e.detail);
+}
+
+HttpResponse json_response(int status, std::string body) {
+  return HttpResponse{status, "application/json", std::move(body), {}};
+}
+
+int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+      out += char(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> path_segments(std::string_view target) {
+  auto q = target.find('?');
+  if (q != std::string_view::npos) target = target.substr(0, q);
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < target.size()) {
+    while (i < target.size() && target[i] == '/') ++i;
+    std::size_t j = target.find('/', i);
+    if (j == std::string_view::npos) j = target.size();
+    if (j > i) out.push_back(percent_decode(target.substr(i, j - i)));
+    i = j;
+  }
+  return out;
+}
+
+Api::Api(ApiConfig config, store::Store* store, pipeline::CallbackPipeline& pipeline,
+         const core::Clock& clock, obs::Metrics& metrics)
+    : config_(std::move(config)),
+      store_(store),
+      pipeline_(pipeline),
+      clock_(clock),
+      metrics_(metrics) {}
+
+void Api::handle(HttpRequest req, Respond respond) {
+  const auto seg = path_segments(req.target);
+  const bool get = req.method == "GET";
+  const bool post = req.method == "POST";
+  auto done = [this, respond](std::string route) {
+    return [this, respond, route = std::move(route)](HttpResponse r) {
+      metrics_.http_requests.inc({route, std::to_string(r.status)});
+      respond(std::move(r));
+    };
+  };
+
+  if (!seg.empty() && seg[0] == "notify") {
+    Respond r = done("notify");
+    if (!post) return r(error_response(ErrorCode::kNotFound, "callbacks are POST"));
+    return callback(req, seg, r);
+  }
+  if (seg.size() == 1 && seg[0] == "healthz" && get) {
+    return done("healthz")(json_response(200, R"({"status":"ok"})"));
+  }
+  if (seg.size() == 1 && seg[0] == "readyz" && get) {
+    Respond r = done("readyz");
+    return ready(r);
+  }
+  if (seg.size() == 1 && seg[0] == "metrics" && get) {
+    return done("metrics")(
+        HttpResponse{200, "text/plain; version=0.0.4", metrics_.registry.render(), {}});
+  }
+  if (!seg.empty() && seg[0] == "v1") {
+    Respond r = done("v1");
+    const std::string caller = authenticate(req);
+    if (caller.empty()) {
+      auto resp = error_response(ErrorCode::kUnauthorized, "missing or wrong bearer token");
+      resp.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return r(std::move(resp));
+    }
+    if (seg.size() == 2 && seg[1] == "orders" && post) return create_order(req, r);
+    if (seg.size() == 4 && seg[1] == "orders" && get) return get_order(seg, caller, r);
+    if (seg.size() == 2 && seg[1] == "anomalies" && get) return list_anomalies(caller, r);
+    if (seg.size() == 4 && seg[1] == "inbox" && seg[3] == "redrive" && post) {
+      return redrive(seg, caller, r);
+    }
+    return r(error_response(ErrorCode::kNotFound, "no such route"));
+  }
+  done("other")(error_response(ErrorCode::kNotFound, "no such route"));
+}
+
+std::string Api::authenticate(const HttpRequest& req) const {
+  auto h = req.headers.get("Authorization");
+  if (!h || h->size() < 8 || !core::iequals(h->substr(0, 7), "Bearer ")) return {};
+  const auto token = h->substr(7);
+  std::string found;
+  // Compare against every token so timing does not reveal which merchant matched.
+  for (const auto& [merchant, secret] : config_.tokens) {
+    if (crypto::constant_time_equal(secret.reveal(), token)) found = merchant;
+  }
+  return found;
+}
+
+const CallbackRoute* Api::find_route(std::string_view path, std::string_view merchant) const {
+  for (const auto& r : config_.callbacks) {
+    if (r.path == path && r.identity.merchant == merchant) return &r;
+  }
+  return nullptr;
+}
+
+void Api::callback(HttpRequest& req, const std::vector<std::string>& seg, Respond& respond) {
+  // /notify/<provider path...>/<merchant>
+  if (seg.size() < 3) return respond(error_response(ErrorCode::kNotFound, "no such route"));
+  std::string path;
+  for (std::size_t i = 1; i + 1 < seg.size(); ++i) {
+    if (!path.empty()) path += '/';
+    path += seg[i];
+  }
+  const CallbackRoute* route = find_route(path, seg.back());
+  if (route == nullptr) {
+    return respond(HttpResponse{404, "application/json",
+                                R"({"code":"FAIL","message":"unknown merchant"})", {}});
+  }
+  pipeline::CallbackRequest cb;
+  cb.request_id = std::string(req.headers.get("Request-ID").value_or(""));
+  cb.headers = std::move(req.headers);
+  cb.target = std::move(req.target);
+  cb.body = std::move(req.body);
+  pipeline_.handle(*route->adapter, route->identity, std::move(cb),
+                   [respond](providers::Reply r) {
+                     respond(HttpResponse{r.status, r.content_type, std::move(r.body), {}});
+                   });
+}
+
+void Api::create_order(HttpRequest& req, Respond& respond) {
+  const std::string caller = authenticate(req);
+  json j = json::parse(req.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return respond(error_response(ErrorCode::kMalformed, "body must be a JSON object"));
+  }
+  pipeline::NewOrder o;
+  auto str = [&](const char* k) -> std::optional<std::string> {
+    auto it = j.find(k);
+    if (it == j.end() || !it->is_string()) return std::nullopt;
+    return it->get<std::string>();
+  };
+  auto merchant = str("merchant");
+  auto out_trade_no = str("out_trade_no");
+  auto amount = j.find("amount");
+  if (!merchant || !out_trade_no || amount == j.end() || !amount->is_number_integer()) {
+    return respond(error_response(ErrorCode::kInvalidArgument,
+                                  "merchant, out_trade_no (strings) and amount (integer fen) "
+                                  "are required"));
+  }
+  if (*merchant != caller) {
+    return respond(error_response(ErrorCode::kForbidden, "token does not belong to merchant"));
+  }
+  o.merchant = *merchant;
+  o.out_trade_no = *out_trade_no;
+  o.amount = amount->get<int64_t>();
+  if (j.contains("currency")) {
+    auto c = str("currency");
+    if (!c) return respond(error_response(ErrorCode::kInvalidArgument, "currency is a string"));
+    o.currency = *c;
+  }
+  if (j.contains("description")) {
+    auto d = str("description");
+    if (!d) return respond(error_response(ErrorCode::kInvalidArgument, "description is a string"));
+    o.description = *d;
+  }
+  if (j.contains("expires_at") && !j["expires_at"].is_null()) {
+    if (!j["expires_at"].is_number_integer()) {
+      return respond(error_response(ErrorCode::kInvalidArgument,
+                                    "expires_at is an integer (unix seconds)"));
+    }
+    o.expires_at = j["expires_at"].get<int64_t>();
+  }
+  if (store_ == nullptr) {
+    return respond(error_response(ErrorCode::kStoreUnavailable, "store disabled"));
+  }
+  pipeline::register_order(*store_, clock_, std::move(o),
+                           [respond](core::Result<pipeline::Registered> r) {
+                             if (!r) return respond(error_response(r.error()));
+                             respond(json_response(r->created ? 201 : 200,
+                                                   pipeline::order_to_json(r->order)));
+                           });
+}
+
+void Api::get_order(const std::vector<std::string>& seg, const std::string& caller,
+                    Respond& respond) {
+  if (seg[2] != caller) {
+    return respond(error_response(ErrorCode::kForbidden, "token does not belong to merchant"));
+  }
+  if (store_ == nullptr) {
+    return respond(error_response(ErrorCode::kStoreUnavailable, "store disabled"));
+  }
+  auto d = store_->order_details(seg[2], seg[3]);
+  if (!d) return respond(error_response(d.error()));
+  if (!*d) return respond(error_response(ErrorCode::kNotFound, "no such order"));
+  respond(json_response(200, pipeline::order_to_json(**d)));
+}
+
+void Api::list_anomalies(const std::string& caller, Respond& respond) {
+  if (store_ == nullptr) {
+    return respond(error_response(ErrorCode::kStoreUnavailable, "store disabled"));
+  }
+  auto list = store_->anomalies(caller, 100);
+  if (!list) return respond(error_response(list.error()));
+  std::string body = "{\"anomalies\":[";
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    if (i) body += ',';
+    body += pipeline::inbox_to_json((*list)[i]);
+  }
+  body += "]}";
+  respond(json_response(200, std::move(body)));
+}
+
+void Api::redrive(const std::vector<std::string>& seg, const std::string& caller,
+                  Respond& respond) {
+  int64_t id = 0;
+  try {
+    std::size_t pos = 0;
+    id = std::stoll(seg[2], &pos);
+    if (pos != seg[2].size()) id = 0;
+  } catch (...) {
+    id = 0;
+  }
+  if (id <= 0) return respond(error_response(ErrorCode::kInvalidArgument, "bad inbox id"));
+  if (store_ == nullptr) {
+    return respond(error_response(ErrorCode::kStoreUnavailable, "store disabled"));
+  }
+  auto entry = store_->inbox_entry(id);
+  if (!entry) return respond(error_response(entry.error()));
+  if (!*entry || (*entry)->merchant != caller) {
+    return respond(error_response(ErrorCode::kNotFound, "no such inbox entry"));
+  }
+  std::string path = (*entry)->provider;
+  for (auto& c : path) {
+    if (c == '_') c = '/';
+  }
+  const CallbackRoute* route = find_route(path, caller);
+  if (route == nullptr) {
+    return respond(error_response(ErrorCode::kNotFound, "provider not configured"));
+  }
+  pipeline_.redrive(id, route->identity, [respond, id](core::Result<pipeline::Applied> r) {
+    if (!r) return respond(error_response(r.error()));
+    json j = {{"inbox_id", id},
+              {"outcome", r->outcome == providers::Outcome::kApplied     ? "applied"
+                          : r->outcome == providers::Outcome::kDuplicate ? "noop"
+                                                                         : "anomaly"}};
+    if (r->outcome == providers::Outcome::kAnomaly) {
+      j["anomaly"] = core::to_string(r->anomaly);
+      j["detail"] = r->detail;
+    }
+    respond(json_response(200, j.dump()));
+  });
+}
+
+void Api::ready(Respond& respond) {
+  if (store_ == nullptr) return respond(json_response(200, R"({"status":"ready","store":"off"})"));
+  pipeline::check_ready(*store_, clock_, [respond](core::Result<void> r) {
+    if (!r) return respond(json_response(503, R"({"status":"unavailable"})"));
+    respond(json_response(200, R"({"status":"ready"})"));
+  });
+}
+
+}  // namespace paygate::http

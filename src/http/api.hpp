@@ -1,0 +1,59 @@
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/secret.hpp"
+#include "http/server.hpp"
+#include "obs/metrics.hpp"
+#include "pipeline/callback_pipeline.hpp"
+#include "providers/provider.hpp"
+#include "store/store.hpp"
+
+namespace paygate::http {
+
+// One merchant's callback endpoint for one provider: /notify/<path>/<merchant>.
+struct CallbackRoute {
+  std::string path;  // e.g. "wechatpay/v3"
+  std::unique_ptr<providers::CallbackAdapter> adapter;
+  pipeline::Identity identity;
+};
+
+struct ApiConfig {
+  std::map<std::string, core::Secret> tokens;  // merchant -> bearer token
+  std::vector<CallbackRoute> callbacks;
+};
+
+// Routes requests to health, metrics, the /v1 merchant API and provider callbacks. Holds no
+// Beast types. /v1 requires the merchant's bearer token; callback routes are public (their
+// signatures authenticate them).
+class Api final : public HttpHandler {
+ public:
+  Api(ApiConfig config, store::Store* store, pipeline::CallbackPipeline& pipeline,
+      const core::Clock& clock, obs::Metrics& metrics);
+  void handle(HttpRequest request, Respond respond) override;
+
+ private:
+  void callback(HttpRequest& req, const std::vector<std::string>& seg, Respond& respond);
+  void create_order(HttpRequest& req, Respond& respond);
+  void get_order(const std::vector<std::string>& seg, const std::string& caller, Respond& respond);
+  void list_anomalies(const std::string& caller, Respond& respond);
+  void redrive(const std::vector<std::string>& seg, const std::string& caller, Respond& respond);
+  void ready(Respond& respond);
+  // The merchant whose token the request carries; empty when none matches.
+  std::string authenticate(const HttpRequest& req) const;
+  const CallbackRoute* find_route(std::string_view path, std::string_view merchant) const;
+
+  ApiConfig config_;
+  store::Store* store_;
+  pipeline::CallbackPipeline& pipeline_;
+  const core::Clock& clock_;
+  obs::Metrics& metrics_;
+};
+
+// Splits a path into percent-decoded segments; the query string is dropped.
+std::vector<std::string> path_segments(std::string_view target);
+
+}  // namespace paygate::http

@@ -1,0 +1,63 @@
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/headers.hpp"
+
+namespace paygate::http {
+
+struct HttpRequest {
+  std::string method;
+  std::string target;
+  core::Headers headers;
+  std::string body;
+  std::string remote;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Must be called exactly once per request, from any thread.
+using Respond = std::function<void(HttpResponse)>;
+
+class HttpHandler {
+ public:
+  virtual ~HttpHandler() = default;
+  virtual void handle(HttpRequest request, Respond respond) = 0;
+};
+
+struct ServerOptions {
+  std::string address = "127.0.0.1";
+  uint16_t port = 8080;  // 0 picks a free port
+  std::size_t body_limit = 64 * 1024;
+  std::chrono::milliseconds header_timeout{10000};  // also the keep-alive idle limit
+  std::chrono::milliseconds body_timeout{10000};
+  std::chrono::milliseconds drain_timeout{15000};
+  int threads = 2;
+  // Called with a request the server answered itself (oversized, malformed), for metrics.
+  std::function<void(int status)> on_protocol_error;
+};
+
+// HTTP/1.1 with keep-alive on Boost.Beast. SIGTERM/SIGINT (or stop()) drain it: stop
+// accepting, close idle connections, let in-flight requests finish, then return from run().
+class HttpServer {
+ public:
+  [[nodiscard]] static core::Result<std::unique_ptr<HttpServer>> create(ServerOptions options,
+                                                                        HttpHandler& handler);
+  virtual ~HttpServer() = default;
+  virtual uint16_t port() const = 0;
+  virtual void run() = 0;
+  virtual void stop() = 0;
+};
+
+}  // namespace paygate::http

@@ -1,0 +1,153 @@
+#include "pipeline/callback_pipeline.hpp"
+
+#include <chrono>
+#include <memory>
+
+#include "obs/log.hpp"
+#include "pipeline/event_json.hpp"
+
+namespace paygate::pipeline {
+namespace {
+
+using core::ErrorCode;
+
+std::string headers_json(const core::Headers& h) {
+  std::string out = "{";
+  bool first = true;
+  for (const auto& [name, value] : h.fields()) {
+    if (!first) out += ',';
+    first = false;
+    obs::append_json_string(out, name);
+    out += ':';
+    obs::append_json_string(out, value);
+  }
+  out += '}';
+  return out;
+}
+
+std::string_view outcome_name(providers::Outcome o) {
+  switch (o) {
+    case providers::Outcome::kApplied: return "applied";
+    case providers::Outcome::kDuplicate: return "duplicate";
+    case providers::Outcome::kAnomaly: return "anomaly";
+  }
+  return "applied";
+}
+
+using Clock = std::chrono::steady_clock;
+
+}  // namespace
+
+void CallbackPipeline::handle(const providers::CallbackAdapter& adapter, const Identity& identity,
+                              CallbackRequest request, ReplyFn reply) {
+  const auto start = Clock::now();
+  const std::string provider(adapter.provider());
+  auto finish = [this, provider, start, merchant = identity.merchant,
+                 request_id = request.request_id](
+                    const ReplyFn& reply, providers::Reply r, std::string_view outcome,
+                    std::string_view reason, const core::PaymentEvent* ev) {
+    const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    metrics_.callbacks.inc({provider, std::string(outcome)});
+    metrics_.reply_seconds.observe({provider}, secs);
+    obs::Log log(outcome == "error" ? obs::Level::kError : obs::Level::kInfo, "callback");
+    log.str("request_id", request_id).str("provider", provider).str("merchant", merchant)
+        .str("outcome", outcome).num("status", r.status).real("latency_ms", secs * 1000);
+    if (!reason.empty()) log.str("reason", reason);
+    if (ev) log.str("notification_id", ev->notification_id).str("out_trade_no", ev->out_trade_no);
+    reply(std::move(r));
+  };
+
+  providers::InboundRequest in{"POST", request.target, request.headers, request.body};
+  auto accepted = adapter.accept(in, clock_.now_unix());
+  if (!accepted) {
+    const auto code = accepted.error().code;
+    metrics_.rejections.inc({provider, std::string(core::to_string(code))});
+    finish(reply, adapter.reply(code), "rejected", core::to_string(code), nullptr);
+    return;
+  }
+  if (store_ == nullptr) {
+    finish(reply, adapter.reply(providers::Outcome::kApplied), "verified", "", &accepted->event);
+    return;
+  }
+
+  struct State {
+    store::InboxEntry entry;
+    core::PaymentEvent event;
+    core::Result<Applied> applied = core::fail(ErrorCode::kInternal, "not run");
+  };
+  auto st = std::make_shared<State>();
+  st->event = std::move(accepted->event);
+  auto& e = st->entry;
+  e.provider = provider;
+  e.merchant = identity.merchant;
+  e.notification_id = st->event.notification_id;
+  e.business_key = st->event.business_key();
+  e.event_type = st->event.provider_event;
+  e.out_trade_no = st->event.out_trade_no;
+  e.headers_json = headers_json(request.headers);
+  e.body = std::move(request.body);
+  e.decoded_json = event_to_json(st->event);
+  e.received_at_ms = clock_.now_ms();
+
+  store_->submit(
+      [st, &identity, now = e.received_at_ms](store::Tx& tx) -> core::Result<void> {
+        st->applied = record_and_apply(tx, st->entry, st->event, identity, now);
+        if (!st->applied) return tl::unexpected(st->applied.error());
+        return {};
+      },
+      [this, st, &adapter, reply = std::move(reply), finish,
+       provider](core::Result<void> committed) {
+        if (!committed) {
+          // Never acknowledge what is not durable: the provider retries.
+          finish(reply, adapter.reply(ErrorCode::kStoreUnavailable), "error",
+                 committed.error().detail, &st->event);
+          return;
+        }
+        const auto& a = *st->applied;
+        if (a.outcome == providers::Outcome::kAnomaly) {
+          metrics_.anomalies.inc({provider, std::string(core::to_string(a.anomaly))});
+        }
+        finish(reply, adapter.reply(a.outcome), outcome_name(a.outcome),
+               a.outcome == providers::Outcome::kApplied ? "" : a.detail, &st->event);
+      });
+}
+
+void CallbackPipeline::redrive(int64_t inbox_id, const Identity& identity,
+                               std::function<void(core::Result<Applied>)> done) {
+  if (store_ == nullptr) {
+    done(core::fail(ErrorCode::kStoreUnavailable, "verify-only mode"));
+    return;
+  }
+  auto result = std::make_shared<core::Result<Applied>>(core::fail(ErrorCode::kInternal, ""));
+  const int64_t now = clock_.now_ms();
+  store_->submit(
+      [result, inbox_id, &identity, now](store::Tx& tx) -> core::Result<void> {
+        auto entry = tx.find_inbox(inbox_id);
+        if (!entry) return tl::unexpected(entry.error());
+        if (!*entry || (*entry)->merchant != identity.merchant) {
+          *result = core::fail(ErrorCode::kNotFound, "no such inbox entry");
+          return {};
+        }
+        if ((*entry)->status != store::InboxStatus::kAnomaly) {
+          *result = core::fail(ErrorCode::kConflict, "only anomalies can be re-driven");
+          return {};
+        }
+        auto ev = event_from_json((*entry)->decoded_json);
+        if (!ev) {
+          *result = tl::unexpected(ev.error());
+          return {};
+        }
+        *result = apply_event(tx, inbox_id, *ev, identity, now);
+        if (!*result) return tl::unexpected(result->error());
+        return {};
+      },
+      [result, done = std::move(done)](core::Result<void> committed) {
+        if (!committed) {
+          done(tl::unexpected(committed.error()));
+          return;
+        }
+        done(std::move(*result));
+      });
+}
+
+}  // namespace paygate::pipeline

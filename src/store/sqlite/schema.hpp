@@ -1,0 +1,82 @@
+#pragma once
+
+namespace paygate::store::sqlite {
+
+// Version 1 of the embedded schema. Orders are keyed by (merchant, out_trade_no); the inbox is
+// unique on the provider's notification id and on the business key: that is the dedupe.
+inline constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE IF NOT EXISTS orders (
+  merchant TEXT NOT NULL,
+  out_trade_no TEXT NOT NULL,
+  amount INTEGER NOT NULL,
+  currency TEXT NOT NULL,
+  description TEXT NOT NULL,
+  expires_at INTEGER,
+  state TEXT NOT NULL,
+  refunded INTEGER NOT NULL DEFAULT 0,
+  provider TEXT NOT NULL DEFAULT '',
+  transaction_id TEXT NOT NULL DEFAULT '',
+  paid_at TEXT NOT NULL DEFAULT '',
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (merchant, out_trade_no)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS orders_state ON orders(state);
+CREATE TABLE IF NOT EXISTS refunds (
+  merchant TEXT NOT NULL,
+  out_refund_no TEXT NOT NULL,
+  out_trade_no TEXT NOT NULL,
+  refund_id TEXT NOT NULL,
+  amount INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  success_time TEXT NOT NULL,
+  PRIMARY KEY (merchant, out_refund_no)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS refunds_order ON refunds(merchant, out_trade_no);
+CREATE TABLE IF NOT EXISTS transitions (
+  id INTEGER PRIMARY KEY,
+  merchant TEXT NOT NULL,
+  out_trade_no TEXT NOT NULL,
+  from_state TEXT NOT NULL,
+  to_state TEXT NOT NULL,
+  event TEXT NOT NULL,
+  inbox_id INTEGER,
+  at_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transitions_order ON transitions(merchant, out_trade_no);
+CREATE TABLE IF NOT EXISTS inbox (
+  id INTEGER PRIMARY KEY,
+  provider TEXT NOT NULL,
+  merchant TEXT NOT NULL,
+  notification_id TEXT NOT NULL,
+  business_key TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  out_trade_no TEXT NOT NULL,
+  headers TEXT NOT NULL,
+  body BLOB NOT NULL,
+  decoded TEXT NOT NULL,
+  status TEXT NOT NULL,
+  anomaly_code TEXT NOT NULL DEFAULT '',
+  detail TEXT NOT NULL DEFAULT '',
+  received_at_ms INTEGER NOT NULL,
+  redrives INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (provider, merchant, notification_id),
+  UNIQUE (provider, merchant, business_key)
+);
+CREATE INDEX IF NOT EXISTS inbox_status ON inbox(status, merchant);
+CREATE TABLE IF NOT EXISTS outbox (
+  id INTEGER PRIMARY KEY,
+  merchant TEXT NOT NULL,
+  out_trade_no TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  inbox_id INTEGER,
+  created_at_ms INTEGER NOT NULL,
+  status TEXT NOT NULL DEFAULT 'pending'
+);
+CREATE INDEX IF NOT EXISTS outbox_order ON outbox(merchant, out_trade_no);
+CREATE INDEX IF NOT EXISTS outbox_status ON outbox(status);
+CREATE TABLE IF NOT EXISTS heartbeat (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL);
+)sql";
+
+}  // namespace paygate::store::sqlite

@@ -1,0 +1,487 @@
+#include "store/sqlite/sqlite_store.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "store/sqlite/db.hpp"
+#include "store/sqlite/schema.hpp"
+
+namespace paygate::store {
+namespace {
+
+using core::ErrorCode;
+using core::fail;
+using core::Result;
+using sqlite::Db;
+using sqlite::Stmt;
+
+Result<void> expect_done(Db& db, Stmt& st, const char* what) {
+  const int rc = st.step();
+  if (rc != SQLITE_DONE) return tl::unexpected(db.error(what));
+  return {};
+}
+
+core::Order read_order(const Stmt& s) {
+  core::Order o;
+  o.merchant = s.text(0);
+  o.out_trade_no = s.text(1);
+  o.amount = s.i64(2);
+  o.currency = s.text(3);
+  o.description = s.text(4);
+  if (!s.is_null(5)) o.expires_at = s.i64(5);
+  o.state = core::parse_order_state(s.text(6)).value_or(core::OrderState::kPending);
+  o.refunded = s.i64(7);
+  o.provider = s.text(8);
+  o.transaction_id = s.text(9);
+  o.paid_at = s.text(10);
+  o.created_at_ms = s.i64(11);
+  o.updated_at_ms = s.i64(12);
+  return o;
+}
+
+constexpr const char* kOrderColumns =
+    "merchant, out_trade_no, amount, currency, description, expires_at, state, refunded, "
+    "provider, transaction_id, paid_at, created_at_ms, updated_at_ms";
+
+core::Refund read_refund(const Stmt& s) {
+  core::Refund r;
+  r.merchant = s.text(0);
+  r.out_refund_no = s.text(1);
+  r.out_trade_no = s.text(2);
+  r.refund_id = s.text(3);
+  r.amount = s.i64(4);
+  auto st = s.text(5);
+  r.status = st == "SUCCESS"  ? core::RefundStatus::kSucceeded
+             : st == "CLOSED" ? core::RefundStatus::kClosed
+                              : core::RefundStatus::kAbnormal;
+  r.success_time = s.text(6);
+  return r;
+}
+
+InboxStatus parse_inbox_status(const std::string& s) {
+  if (s == "applied") return InboxStatus::kApplied;
+  if (s == "noop") return InboxStatus::kNoop;
+  if (s == "anomaly") return InboxStatus::kAnomaly;
+  return InboxStatus::kProcessing;
+}
+
+constexpr const char* kInboxColumns =
+    "id, provider, merchant, notification_id, business_key, event_type, out_trade_no, headers, "
+    "body, decoded, status, anomaly_code, detail, received_at_ms, redrives";
+
+InboxEntry read_inbox(const Stmt& s) {
+  InboxEntry e;
+  e.id = s.i64(0);
+  e.provider = s.text(1);
+  e.merchant = s.text(2);
+  e.notification_id = s.text(3);
+  e.business_key = s.text(4);
+  e.event_type = s.text(5);
+  e.out_trade_no = s.text(6);
+  e.headers_json = s.text(7);
+  e.body = s.blob(8);
+  e.decoded_json = s.text(9);
+  e.status = parse_inbox_status(s.text(10));
+  e.anomaly_code = s.text(11);
+  e.detail = s.text(12);
+  e.received_at_ms = s.i64(13);
+  e.redrives = s.i64(14);
+  return e;
+}
+
+// Queries shared by the writer (inside transactions) and the reader connection.
+Result<std::optional<core::Order>> query_order(Db& db, std::string_view merchant,
+                                               std::string_view out_trade_no) {
+  static const std::string sql = std::string("SELECT ") + kOrderColumns +
+                                 " FROM orders WHERE merchant = ?1 AND out_trade_no = ?2";
+  auto st = db.prepare(sql.c_str());
+  if (!st) return tl::unexpected(st.error());
+  (*st)->bind(1, merchant).bind(2, out_trade_no);
+  const int rc = (*st)->step();
+  if (rc == SQLITE_ROW) return read_order(**st);
+  if (rc == SQLITE_DONE) return std::optional<core::Order>{};
+  return tl::unexpected(db.error("find order"));
+}
+
+Result<std::optional<InboxEntry>> query_inbox(Db& db, int64_t id) {
+  static const std::string sql = std::string("SELECT ") + kInboxColumns + " FROM inbox WHERE id = ?1";
+  auto st = db.prepare(sql.c_str());
+  if (!st) return tl::unexpected(st.error());
+  (*st)->bind(1, id);
+  const int rc = (*st)->step();
+  if (rc == SQLITE_ROW) return read_inbox(**st);
+  if (rc == SQLITE_DONE) return std::optional<InboxEntry>{};
+  return tl::unexpected(db.error("find inbox"));
+}
+
+class SqliteTx final : public Tx {
+ public:
+  explicit SqliteTx(Db& db) : db_(db) {}
+
+  Result<std::optional<int64_t>> insert_inbox(const InboxEntry& e) override {
+    auto st = db_.prepare(
+        "INSERT INTO inbox (provider, merchant, notification_id, business_key, event_type, "
+        "out_trade_no, headers, body, decoded, status, anomaly_code, detail, received_at_ms) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT DO NOTHING");
+    if (!st) return tl::unexpected(st.error());
+    (*st)->bind(1, e.provider).bind(2, e.merchant).bind(3, e.notification_id)
+        .bind(4, e.business_key).bind(5, e.event_type).bind(6, e.out_trade_no)
+        .bind(7, e.headers_json).bind_blob(8, e.body).bind(9, e.decoded_json)
+        .bind(10, to_string(e.status)).bind(11, e.anomaly_code).bind(12, e.detail)
+        .bind(13, e.received_at_ms);
+    if (auto r = expect_done(db_, **st, "insert inbox"); !r) return tl::unexpected(r.error());
+    if (sqlite3_changes(db_.raw()) == 0) return std::optional<int64_t>{};
+    return std::optional<int64_t>(sqlite3_last_insert_rowid(db_.raw()));
+  }
+
+  Result<void> finish_inbox(int64_t id, InboxStatus status, std::string_view code,
+                            std::string_view detail) override {
+    auto st = db_.prepare(
+        "UPDATE inbox SET status = ?2, anomaly_code = ?3, detail = ?4 WHERE id = ?1");
+    if (!st) return tl::unexpected(st.error());
+    (*st)->bind(1, id).bind(2, to_string(status)).bind(3, code).bind(4, detail);
+    return expect_done(db_, **st, "finish inbox");
+  }
+
+  Result<std::optional<InboxEntry>> find_inbox(int64_t id) override { return query_inbox(db_, id); }
+
+  Result<std::optional<core::Order>> find_order(std::string_view merchant,
+                                                std::string_view out_trade_no) override {
+    return query_order(db_, merchant, out_trade_no);
+  }
+
+  Result<bool> insert_order(const core::Order& o) override {
+    auto st = db_.prepare(
+        "INSERT INTO orders (merchant, out_trade_no, amount, currency, description, expires_at, "
+        "state, refunded, provider, transaction_id, paid_at, created_at_ms, updated_at_ms) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT DO NOTHING");
+    if (!st) return tl::unexpected(st.error());
+    bind_order(**st, o);
+    if (auto r = expect_done(db_, **st, "insert order"); !r) return tl::unexpected(r.error());
+    return sqlite3_changes(db_.raw()) == 1;
+  }
+
+  Result<void> update_order(const core::Order& o) override {
+    auto st = db_.prepare(
+        "UPDATE orders SET amount = ?3, currency = ?4, description = ?5, expires_at = ?6, "
+        "state = ?7, refunded = ?8, provider = ?9, transaction_id = ?10, paid_at = ?11, "
+        "created_at_ms = ?12, updated_at_ms = ?13 WHERE merchant = ?1 AND out_trade_no = ?2");
+    if (!st) return tl::unexpected(st.error());
+    bind_order(**st, o);
+    if (auto r = expect_done(db_, **st, "update order"); !r) return r;
+    if (sqlite3_changes(db_.raw()) != 1) return fail(ErrorCode::kInternal, "order vanished");
+    return {};
+  }
+
+  Result<std::optional<core::Refund>> find_refund(std::string_view merchant,
+                                                  std::string_view out_refund_no) override {
+    auto st = db_.prepare(
+        "SELECT merchant, out_refund_no, out_trade_no, refund_id, amount, status, success_time "
+        "FROM refunds WHERE merchant = ?1 AND out_refund_no = ?2");
+    if (!st) return tl::unexpected(st.error());
+    (*st)->bind(1, merchant).bind(2, out_refund_no);
+    const int rc = (*st)->step();
+    if (rc == SQLITE_ROW) return read_refund(**st);
+    if (rc == SQLITE_DONE) return std::optional<core::Refund>{};
+    return tl::unexpected(db_.error("find refund"));
+  }
+
+  Result<void> upsert_refund(const core::Refund& r) override {
+    auto st = db_.prepare(
+        "INSERT INTO refunds (merchant, out_refund_no, out_trade_no, refund_id, amount, status, "
+        "success_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (merchant, out_refund_no) "
+        "DO UPDATE SET refund_id = excluded.refund_id, amount = excluded.amount, "
+        "status = excluded.status, success_time = excluded.success_time");
+    if (!st) return tl::unexpected(st.error());
+    (*st)->bind(1, r.merchant).bind(2, r.out_refund_no).bind(3, r.out_trade_no)
+        .bind(4, r.refund_id).bind(5, r.amount).bind(6, core::to_string(r.status))
+        .bind(7, r.success_time);
+    return expect_done(db_, **st, "upsert refund");
+  }
+
+  Result<void> add_transition(const Transition& t) override {
+    auto st = db_.prepare(
+        "INSERT INTO transitions (merchant, out_trade_no, from_state, to_state, event, inbox_id, "
+        "at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    if (!st) return tl::unexpected(st.error());
+    (*st)->bind(1, t.merchant).bind(2, t.out_trade_no).bind(3, t.from_state)
+        .bind(4, t.to_state).bind(5, t.event)
+        .bind(6, t.inbox_id ? std::optional<int64_t>(t.inbox_id) : std::nullopt)
+        .bind(7, t.at_ms);
+    return expect_done(db_, **st, "add transition");
+  }
+
+  Result<int64_t> add_outbox(const OutboxEvent& e) override {
+    auto st = db_.prepare(
+        "INSERT INTO outbox (merchant, out_trade_no, event_type, payload, inbox_id, "
+        "created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    if (!st) return tl::unexpected(st.error());
+    (*st)->bind(1, e.merchant).bind(2, e.out_trade_no).bind(3, e.event_type)
+        .bind(4, e.payload)
+        .bind(5, e.inbox_id ? std::optional<int64_t>(e.inbox_id) : std::nullopt)
+        .bind(6, e.created_at_ms);
+    if (auto r = expect_done(db_, **st, "add outbox"); !r) return tl::unexpected(r.error());
+    return sqlite3_last_insert_rowid(db_.raw());
+  }
+
+  Result<void> heartbeat(int64_t now_ms) override {
+    auto st = db_.prepare(
+        "INSERT INTO heartbeat (id, at_ms) VALUES (1, ?1) "
+        "ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms");
+    if (!st) return tl::unexpected(st.error());
+    (*st)->bind(1, now_ms);
+    return expect_done(db_, **st, "heartbeat");
+  }
+
+ private:
+  static void bind_order(Stmt& st, const core::Order& o) {
+    st.bind(1, o.merchant).bind(2, o.out_trade_no).bind(3, o.amount).bind(4, o.currency)
+        .bind(5, o.description).bind(6, o.expires_at).bind(7, core::to_string(o.state))
+        .bind(8, o.refunded).bind(9, o.provider).bind(10, o.transaction_id).bind(11, o.paid_at)
+        .bind(12, o.created_at_ms).bind(13, o.updated_at_ms);
+  }
+  Db& db_;
+};
+
+struct Pending {
+  Work work;
+  Done done;
+};
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(SqliteOptions options, std::unique_ptr<Db> writer, std::unique_ptr<Db> reader)
+      : options_(std::move(options)), writer_(std::move(writer)), reader_(std::move(reader)) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~SqliteStore() override { close(); }
+
+  void submit(Work work, Done done) override {
+    {
+      std::lock_guard lock(mu_);
+      if (!closing_) {
+        queue_.push_back(Pending{std::move(work), std::move(done)});
+        cv_.notify_one();
+        return;
+      }
+    }
+    done(fail(ErrorCode::kStoreUnavailable, "store is closed"));
+  }
+
+  void close() override {
+    {
+      std::lock_guard lock(mu_);
+      if (closing_) return;
+      closing_ = true;
+      cv_.notify_one();
+    }
+    if (thread_.joinable()) thread_.join();
+    std::lock_guard rlock(read_mu_);
+    reader_.reset();
+    writer_.reset();
+  }
+
+  Result<std::optional<OrderDetails>> order_details(std::string_view merchant,
+                                                    std::string_view out_trade_no) override {
+    std::lock_guard lock(read_mu_);
+    if (!reader_) return fail(ErrorCode::kStoreUnavailable, "store is closed");
+    Db& db = *reader_;
+    if (auto r = db.exec("BEGIN"); !r) return tl::unexpected(r.error());
+    auto out = read_details(db, merchant, out_trade_no);
+    (void)db.exec("COMMIT");
+    return out;
+  }
+
+  Result<std::vector<InboxEntry>> anomalies(std::string_view merchant, int limit) override {
+    std::lock_guard lock(read_mu_);
+    if (!reader_) return fail(ErrorCode::kStoreUnavailable, "store is closed");
+    static const std::string sql = std::string("SELECT ") + kInboxColumns +
+                                   " FROM inbox WHERE status = 'anomaly' AND merchant = ?1 "
+                                   "ORDER BY id DESC LIMIT ?2";
+    auto st = reader_->prepare(sql.c_str());
+    if (!st) return tl::unexpected(st.error());
+    (*st)->bind(1, merchant).bind(2, int64_t{limit});
+    std::vector<InboxEntry> out;
+    int rc;
+    while ((rc = (*st)->step()) == SQLITE_ROW) out.push_back(read_inbox(**st));
+    if (rc != SQLITE_DONE) return tl::unexpected(reader_->error("list anomalies"));
+    return out;
+  }
+
+  Result<std::optional<InboxEntry>> inbox_entry(int64_t id) override {
+    std::lock_guard lock(read_mu_);
+    if (!reader_) return fail(ErrorCode::kStoreUnavailable, "store is closed");
+    return query_inbox(*reader_, id);
+  }
+
+  Result<std::vector<OutboxEvent>> outbox_for_order(std::string_view merchant,
+                                                    std::string_view out_trade_no) override {
+    std::lock_guard lock(read_mu_);
+    if (!reader_) return fail(ErrorCode::kStoreUnavailable, "store is closed");
+    auto st = reader_->prepare(
+        "SELECT id, merchant, out_trade_no, event_type, payload, inbox_id, created_at_ms "
+        "FROM outbox WHERE merchant = ?1 AND out_trade_no = ?2 ORDER BY id");
+    if (!st) return tl::unexpected(st.error());
+    (*st)->bind(1, merchant).bind(2, out_trade_no);
+    std::vector<OutboxEvent> out;
+    int rc;
+    while ((rc = (*st)->step()) == SQLITE_ROW) {
+      OutboxEvent e;
+      e.id = (*st)->i64(0);
+      e.merchant = (*st)->text(1);
+      e.out_trade_no = (*st)->text(2);
+      e.event_type = (*st)->text(3);
+      e.payload = (*st)->text(4);
+      e.inbox_id = (*st)->i64(5);
+      e.created_at_ms = (*st)->i64(6);
+      out.push_back(std::move(e));
+    }
+    if (rc != SQLITE_DONE) return tl::unexpected(reader_->error("list outbox"));
+    return out;
+  }
+
+  Result<Counts> counts() override {
+    std::lock_guard lock(read_mu_);
+    if (!reader_) return fail(ErrorCode::kStoreUnavailable, "store is closed");
+    Counts c;
+    auto st = reader_->prepare("SELECT state, COUNT(*) FROM orders GROUP BY state");
+    if (!st) return tl::unexpected(st.error());
+    int rc;
+    while ((rc = (*st)->step()) == SQLITE_ROW) c.orders_by_state[(*st)->text(0)] = (*st)->i64(1);
+    if (rc != SQLITE_DONE) return tl::unexpected(reader_->error("count orders"));
+    auto an = reader_->prepare("SELECT COUNT(*) FROM inbox WHERE status = 'anomaly'");
+    if (!an) return tl::unexpected(an.error());
+    if ((*an)->step() == SQLITE_ROW) c.anomalies = (*an)->i64(0);
+    auto ob = reader_->prepare("SELECT COUNT(*) FROM outbox WHERE status = 'pending'");
+    if (!ob) return tl::unexpected(ob.error());
+    if ((*ob)->step() == SQLITE_ROW) c.outbox_pending = (*ob)->i64(0);
+    return c;
+  }
+
+ private:
+  static Result<std::optional<OrderDetails>> read_details(Db& db, std::string_view merchant,
+                                                          std::string_view out_trade_no) {
+    auto order = query_order(db, merchant, out_trade_no);
+    if (!order) return tl::unexpected(order.error());
+    if (!*order) return std::optional<OrderDetails>{};
+    OrderDetails d;
+    d.order = std::move(**order);
+    auto rs = db.prepare(
+        "SELECT merchant, out_refund_no, out_trade_no, refund_id, amount, status, success_time "
+        "FROM refunds WHERE merchant = ?1 AND out_trade_no = ?2 ORDER BY out_refund_no");
+    if (!rs) return tl::unexpected(rs.error());
+    (*rs)->bind(1, merchant).bind(2, out_trade_no);
+    int rc;
+    while ((rc = (*rs)->step()) == SQLITE_ROW) d.refunds.push_back(read_refund(**rs));
+    if (rc != SQLITE_DONE) return tl::unexpected(db.error("list refunds"));
+    auto ts = db.prepare(
+        "SELECT merchant, out_trade_no, from_state, to_state, event, COALESCE(inbox_id, 0), "
+        "at_ms FROM transitions WHERE merchant = ?1 AND out_trade_no = ?2 ORDER BY id");
+    if (!ts) return tl::unexpected(ts.error());
+    (*ts)->bind(1, merchant).bind(2, out_trade_no);
+    while ((rc = (*ts)->step()) == SQLITE_ROW) {
+      Transition t;
+      t.merchant = (*ts)->text(0);
+      t.out_trade_no = (*ts)->text(1);
+      t.from_state = (*ts)->text(2);
+      t.to_state = (*ts)->text(3);
+      t.event = (*ts)->text(4);
+      t.inbox_id = (*ts)->i64(5);
+      t.at_ms = (*ts)->i64(6);
+      d.history.push_back(std::move(t));
+    }
+    if (rc != SQLITE_DONE) return tl::unexpected(db.error("list transitions"));
+    return std::optional<OrderDetails>(std::move(d));
+  }
+
+  void run() {
+    std::vector<Pending> batch;
+    for (;;) {
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // closing and drained
+        const std::size_t n = std::min<std::size_t>(queue_.size(), std::size_t(options_.max_batch));
+        for (std::size_t i = 0; i < n; ++i) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      commit_batch(batch);
+      batch.clear();
+    }
+  }
+
+  void commit_batch(std::vector<Pending>& batch) {
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<Result<void>> results(batch.size(), Result<void>{});
+    Db& db = *writer_;
+    bool txn_ok = static_cast<bool>(db.exec("BEGIN IMMEDIATE"));
+    core::Error txn_error{ErrorCode::kStoreUnavailable, "could not begin transaction"};
+    if (txn_ok) {
+      SqliteTx tx(db);
+      for (std::size_t i = 0; i < batch.size() && txn_ok; ++i) {
+        if (!db.exec("SAVEPOINT unit")) {
+          txn_ok = false;
+          break;
+        }
+        results[i] = batch[i].work(tx);
+        if (results[i]) {
+          txn_ok = static_cast<bool>(db.exec("RELEASE unit"));
+        } else if (!db.in_transaction()) {
+          // SQLite rolled the whole transaction back (I/O error, disk full): nothing stands.
+          txn_ok = false;
+          txn_error = results[i].error();
+        } else {
+          txn_ok = db.exec("ROLLBACK TO unit") && db.exec("RELEASE unit");
+        }
+      }
+      if (txn_ok) {
+        auto c = db.exec("COMMIT");
+        if (!c) {
+          txn_ok = false;
+          txn_error = c.error();
+        }
+      }
+      if (!txn_ok && db.in_transaction()) (void)db.exec("ROLLBACK");
+    }
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (options_.on_commit) options_.on_commit(static_cast<int>(batch.size()), secs, txn_ok);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (!txn_ok && results[i]) results[i] = tl::unexpected(txn_error);
+      batch[i].done(std::move(results[i]));
+    }
+  }
+
+  SqliteOptions options_;
+  std::unique_ptr<Db> writer_;
+  std::unique_ptr<Db> reader_;
+  std::mutex read_mu_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;
+  bool closing_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_sqlite_store(SqliteOptions options) {
+  auto writer = Db::open(options.path, false, options.busy_timeout_ms);
+  if (!writer) return tl::unexpected(writer.error());
+  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
+                             "PRAGMA foreign_keys=ON", "PRAGMA wal_autocheckpoint=4000"}) {
+    if (auto r = (*writer)->exec(pragma); !r) return tl::unexpected(r.error());
+  }
+  if (auto r = (*writer)->exec(sqlite::kSchemaV1); !r) return tl::unexpected(r.error());
+  if (auto r = (*writer)->exec("PRAGMA user_version=1"); !r) return tl::unexpected(r.error());
+  auto reader = Db::open(options.path, true, options.busy_timeout_ms);
+  if (!reader) return tl::unexpected(reader.error());
+  return std::unique_ptr<Store>(
+      new SqliteStore(std::move(options), std::move(*writer), std::move(*reader)));
+}
+
+}  // namespace paygate::store

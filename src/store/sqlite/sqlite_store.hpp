@@ -1,0 +1,23 @@
+#pragma once
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "store/store.hpp"
+
+namespace paygate::store {
+
+struct SqliteOptions {
+  std::string path;
+  int max_batch = 512;             // most transactions folded into one commit
+  int busy_timeout_ms = 2000;      // a locked database fails well inside the providers' 5 s
+  // Observes each commit: how many units of work it carried and how long it took.
+  std::function<void(int batch, double seconds, bool ok)> on_commit;
+};
+
+// Embedded store: one writer thread batches queued work into one durable (WAL, synchronous=FULL)
+// commit; reads use their own connection.
+[[nodiscard]] core::Result<std::unique_ptr<Store>> open_sqlite_store(SqliteOptions options);
+
+}  // namespace paygate::store

@@ -1,0 +1,119 @@
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/order.hpp"
+
+namespace paygate::store {
+
+enum class InboxStatus { kProcessing, kApplied, kNoop, kAnomaly };
+std::string_view to_string(InboxStatus s);
+
+// One received callback, kept verbatim for audit and re-drive.
+struct InboxEntry {
+  int64_t id = 0;
+  std::string provider;
+  std::string merchant;
+  std::string notification_id;
+  std::string business_key;
+  std::string event_type;
+  std::string out_trade_no;
+  std::string headers_json;  // the signed headers as received
+  std::string body;          // the raw body as received
+  std::string decoded_json;  // the domain event, for re-drive
+  InboxStatus status = InboxStatus::kProcessing;
+  std::string anomaly_code;
+  std::string detail;
+  int64_t received_at_ms = 0;
+  int64_t redrives = 0;
+};
+
+struct Transition {
+  std::string merchant;
+  std::string out_trade_no;
+  std::string from_state;
+  std::string to_state;
+  std::string event;
+  int64_t inbox_id = 0;  // 0 when not caused by a callback
+  int64_t at_ms = 0;
+};
+
+struct OutboxEvent {
+  int64_t id = 0;
+  std::string merchant;
+  std::string out_trade_no;
+  std::string event_type;  // "order.paid", ...
+  std::string payload;     // JSON
+  int64_t inbox_id = 0;
+  int64_t created_at_ms = 0;
+};
+
+// The operations available inside one transaction. Implementations are used by one thread
+// at a time; every call may fail with kStoreUnavailable.
+class Tx {
+ public:
+  virtual ~Tx() = default;
+  // Records a callback; nullopt when its notification id or business key is already stored.
+  [[nodiscard]] virtual core::Result<std::optional<int64_t>> insert_inbox(const InboxEntry& e) = 0;
+  [[nodiscard]] virtual core::Result<void> finish_inbox(int64_t id, InboxStatus status,
+                                                        std::string_view anomaly_code,
+                                                        std::string_view detail) = 0;
+  [[nodiscard]] virtual core::Result<std::optional<InboxEntry>> find_inbox(int64_t id) = 0;
+  [[nodiscard]] virtual core::Result<std::optional<core::Order>> find_order(
+      std::string_view merchant, std::string_view out_trade_no) = 0;
+  // False when the order already exists.
+  [[nodiscard]] virtual core::Result<bool> insert_order(const core::Order& o) = 0;
+  [[nodiscard]] virtual core::Result<void> update_order(const core::Order& o) = 0;
+  [[nodiscard]] virtual core::Result<std::optional<core::Refund>> find_refund(
+      std::string_view merchant, std::string_view out_refund_no) = 0;
+  [[nodiscard]] virtual core::Result<void> upsert_refund(const core::Refund& r) = 0;
+  [[nodiscard]] virtual core::Result<void> add_transition(const Transition& t) = 0;
+  [[nodiscard]] virtual core::Result<int64_t> add_outbox(const OutboxEvent& e) = 0;
+  // A write that proves the store accepts durable writes (readiness).
+  [[nodiscard]] virtual core::Result<void> heartbeat(int64_t now_ms) = 0;
+};
+
+// A unit of work: runs inside one transaction; an error rolls back everything it did.
+using Work = std::function<core::Result<void>(Tx&)>;
+// Called once per submitted work: success only after the transaction is durable.
+using Done = std::function<void(core::Result<void>)>;
+
+struct OrderDetails {
+  core::Order order;
+  std::vector<core::Refund> refunds;
+  std::vector<Transition> history;
+};
+
+struct Counts {
+  std::map<std::string, int64_t> orders_by_state;
+  int64_t anomalies = 0;
+  int64_t outbox_pending = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  // Queues `work`; concurrent work shares one durable commit. `done` runs on the store's thread.
+  virtual void submit(Work work, Done done) = 0;
+
+  // Reads; safe from any thread.
+  [[nodiscard]] virtual core::Result<std::optional<OrderDetails>> order_details(
+      std::string_view merchant, std::string_view out_trade_no) = 0;
+  [[nodiscard]] virtual core::Result<std::vector<InboxEntry>> anomalies(std::string_view merchant,
+                                                                        int limit) = 0;
+  [[nodiscard]] virtual core::Result<std::optional<InboxEntry>> inbox_entry(int64_t id) = 0;
+  [[nodiscard]] virtual core::Result<std::vector<OutboxEvent>> outbox_for_order(
+      std::string_view merchant, std::string_view out_trade_no) = 0;
+  [[nodiscard]] virtual core::Result<Counts> counts() = 0;
+
+  // Finishes queued work, then closes. Submissions after close fail with kStoreUnavailable.
+  virtual void close() = 0;
+};
+
+}  // namespace paygate::store
