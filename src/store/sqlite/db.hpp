@@ -68,6 +68,10 @@ class Db {
   // Cached per SQL text; the statement comes back reset.
   [[nodiscard]] core::Result<Stmt*> prepare(const char* sql);
   core::Error error(std::string_view what) const;
+  // Resets every cached statement: a stepped-but-unreset SELECT would pin its read snapshot.
+  void reset_all() {
+    for (auto& [sql, st] : cache_) st->reset();
+  }
   sqlite3* raw() const { return db_; }
   bool in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
 

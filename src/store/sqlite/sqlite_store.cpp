@@ -245,6 +245,15 @@ class SqliteTx final : public Tx {
   Db& db_;
 };
 
+// Resets the connection's statements when a read finishes, releasing its snapshot.
+struct ReadScope {
+  explicit ReadScope(Db* db) : db(db) {}
+  ~ReadScope() {
+    if (db) db->reset_all();
+  }
+  Db* db;
+};
+
 struct Pending {
   Work work;
   Done done;
@@ -287,6 +296,7 @@ class SqliteStore final : public Store {
                                                     std::string_view out_trade_no) override {
     std::lock_guard lock(read_mu_);
     if (!reader_) return fail(ErrorCode::kStoreUnavailable, "store is closed");
+    ReadScope scope(reader_.get());
     Db& db = *reader_;
     if (auto r = db.exec("BEGIN"); !r) return tl::unexpected(r.error());
     auto out = read_details(db, merchant, out_trade_no);
@@ -297,6 +307,7 @@ class SqliteStore final : public Store {
   Result<std::vector<InboxEntry>> anomalies(std::string_view merchant, int limit) override {
     std::lock_guard lock(read_mu_);
     if (!reader_) return fail(ErrorCode::kStoreUnavailable, "store is closed");
+    ReadScope scope(reader_.get());
     static const std::string sql = std::string("SELECT ") + kInboxColumns +
                                    " FROM inbox WHERE status = 'anomaly' AND merchant = ?1 "
                                    "ORDER BY id DESC LIMIT ?2";
@@ -313,6 +324,7 @@ class SqliteStore final : public Store {
   Result<std::optional<InboxEntry>> inbox_entry(int64_t id) override {
     std::lock_guard lock(read_mu_);
     if (!reader_) return fail(ErrorCode::kStoreUnavailable, "store is closed");
+    ReadScope scope(reader_.get());
     return query_inbox(*reader_, id);
   }
 
@@ -320,6 +332,7 @@ class SqliteStore final : public Store {
                                                     std::string_view out_trade_no) override {
     std::lock_guard lock(read_mu_);
     if (!reader_) return fail(ErrorCode::kStoreUnavailable, "store is closed");
+    ReadScope scope(reader_.get());
     auto st = reader_->prepare(
         "SELECT id, merchant, out_trade_no, event_type, payload, inbox_id, created_at_ms "
         "FROM outbox WHERE merchant = ?1 AND out_trade_no = ?2 ORDER BY id");
@@ -345,6 +358,7 @@ class SqliteStore final : public Store {
   Result<Counts> counts() override {
     std::lock_guard lock(read_mu_);
     if (!reader_) return fail(ErrorCode::kStoreUnavailable, "store is closed");
+    ReadScope scope(reader_.get());
     Counts c;
     auto st = reader_->prepare("SELECT state, COUNT(*) FROM orders GROUP BY state");
     if (!st) return tl::unexpected(st.error());
@@ -447,6 +461,7 @@ class SqliteStore final : public Store {
       }
       if (!txn_ok && db.in_transaction()) (void)db.exec("ROLLBACK");
     }
+    db.reset_all();
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (options_.on_commit) options_.on_commit(static_cast<int>(batch.size()), secs, txn_ok);

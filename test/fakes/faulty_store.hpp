@@ -1,0 +1,96 @@
+#pragma once
+#include <atomic>
+#include <memory>
+
+#include "store/store.hpp"
+
+namespace paygate::test {
+
+// Wraps a real store; the Nth Tx call of the process (1-based, counted across work units)
+// fails with kStoreUnavailable, as a full disk or I/O error would. N = 0 never fails.
+class FaultyStore final : public store::Store {
+ public:
+  FaultyStore(store::Store& inner, int fail_at) : inner_(inner), fail_at_(fail_at) {}
+  int calls() const { return calls_.load(); }
+
+  void submit(store::Work work, store::Done done) override {
+    inner_.submit(
+        [this, work = std::move(work)](store::Tx& tx) {
+          Tx wrapped(tx, *this);
+          return work(wrapped);
+        },
+        std::move(done));
+  }
+  core::Result<std::optional<store::OrderDetails>> order_details(std::string_view m,
+                                                                 std::string_view o) override {
+    return inner_.order_details(m, o);
+  }
+  core::Result<std::vector<store::InboxEntry>> anomalies(std::string_view m, int l) override {
+    return inner_.anomalies(m, l);
+  }
+  core::Result<std::optional<store::InboxEntry>> inbox_entry(int64_t id) override {
+    return inner_.inbox_entry(id);
+  }
+  core::Result<std::vector<store::OutboxEvent>> outbox_for_order(std::string_view m,
+                                                                 std::string_view o) override {
+    return inner_.outbox_for_order(m, o);
+  }
+  core::Result<store::Counts> counts() override { return inner_.counts(); }
+  void close() override { inner_.close(); }
+
+ private:
+  bool trip() { return ++calls_ == fail_at_; }
+  core::Error err() const { return {core::ErrorCode::kStoreUnavailable, "injected fault"}; }
+
+  class Tx final : public store::Tx {
+   public:
+    Tx(store::Tx& inner, FaultyStore& owner) : in_(inner), o_(owner) {}
+#define PAYGATE_FAULT(call) \
+  if (o_.trip()) return tl::unexpected(o_.err()); \
+  return call;
+    core::Result<std::optional<int64_t>> insert_inbox(const store::InboxEntry& e) override {
+      PAYGATE_FAULT(in_.insert_inbox(e))
+    }
+    core::Result<void> finish_inbox(int64_t id, store::InboxStatus s, std::string_view c,
+                                    std::string_view d) override {
+      PAYGATE_FAULT(in_.finish_inbox(id, s, c, d))
+    }
+    core::Result<std::optional<store::InboxEntry>> find_inbox(int64_t id) override {
+      PAYGATE_FAULT(in_.find_inbox(id))
+    }
+    core::Result<std::optional<core::Order>> find_order(std::string_view m,
+                                                        std::string_view o) override {
+      PAYGATE_FAULT(in_.find_order(m, o))
+    }
+    core::Result<bool> insert_order(const core::Order& o) override {
+      PAYGATE_FAULT(in_.insert_order(o))
+    }
+    core::Result<void> update_order(const core::Order& o) override {
+      PAYGATE_FAULT(in_.update_order(o))
+    }
+    core::Result<std::optional<core::Refund>> find_refund(std::string_view m,
+                                                          std::string_view r) override {
+      PAYGATE_FAULT(in_.find_refund(m, r))
+    }
+    core::Result<void> upsert_refund(const core::Refund& r) override {
+      PAYGATE_FAULT(in_.upsert_refund(r))
+    }
+    core::Result<void> add_transition(const store::Transition& t) override {
+      PAYGATE_FAULT(in_.add_transition(t))
+    }
+    core::Result<int64_t> add_outbox(const store::OutboxEvent& e) override {
+      PAYGATE_FAULT(in_.add_outbox(e))
+    }
+    core::Result<void> heartbeat(int64_t now_ms) override { PAYGATE_FAULT(in_.heartbeat(now_ms)) }
+#undef PAYGATE_FAULT
+   private:
+    store::Tx& in_;
+    FaultyStore& o_;
+  };
+
+  store::Store& inner_;
+  int fail_at_;
+  std::atomic<int> calls_{0};
+};
+
+}  // namespace paygate::test
