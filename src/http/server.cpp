@@ -132,6 +132,7 @@ class BeastServer final : public HttpServer {
       conn->busy = true;
       if (hec) {
         if (hec == bhttp::error::header_limit) co_await reply_error(stream, 431);
+        else if (hec == bhttp::error::body_limit) co_await reply_error(stream, 413);
         else if (hec != bhttp::error::end_of_stream && hec != beast::error::timeout &&
                  hec != asio::error::operation_aborted && hec != asio::error::eof &&
                  hec != asio::error::connection_reset && buffer.size() > 0)
@@ -197,7 +198,12 @@ class BeastServer final : public HttpServer {
 
   void begin_drain() {
     if (draining_.exchange(true)) return;
-    obs::Log(obs::Level::kInfo, "draining").num("connections", static_cast<int64_t>(conns_.size()));
+    std::size_t open;
+    {
+      std::lock_guard lock(mu_);
+      open = conns_.size();
+    }
+    obs::Log(obs::Level::kInfo, "draining").num("connections", static_cast<int64_t>(open));
     beast::error_code ec;
     acceptor_.close(ec);
     signals_.cancel(ec);

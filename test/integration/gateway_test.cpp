@@ -1,0 +1,344 @@
+// End to end on 127.0.0.1: the real `paygate serve` with a SQLite file, `paygate sim` as
+// WeChat Pay, all through real processes and HTTP.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/http_client.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+const std::string kBin = PAYGATE_BINARY;
+
+pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    FILE* f = std::freopen(log.c_str(), "a", stderr);
+    (void)f;
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A port the kernel just handed out, so parallel tests do not collide.
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+int64_t scalar(const fs::path& db, const std::string& sql) {
+  sqlite3* h = nullptr;
+  sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* st = nullptr;
+  int64_t v = -1;
+  if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW) {
+    v = sqlite3_column_int64(st, 0);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return v;
+}
+
+class Gateway : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("paygate-it-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    port_ = free_port();
+    ASSERT_EQ(wait_exit(spawn({kBin, "sim", "init", "--dir", dir_.string(), "--listen",
+                               "127.0.0.1:" + std::to_string(port_)},
+                              (dir_.string() + ".init.log"))),
+              0);
+    token_ = slurp(dir_ / "keys" / "api_token");
+    while (!token_.empty() && token_.back() == '\n') token_.pop_back();
+  }
+  void TearDown() override {
+    stop(SIGKILL);
+    fs::remove_all(dir_);
+    fs::remove(dir_.string() + ".init.log");
+  }
+  void start() {
+    fs::remove(dir_ / "port");
+    server_ = spawn({kBin, "serve", "--config", (dir_ / "paygate.toml").string(), "--port-file",
+                     (dir_ / "port").string()},
+                    (dir_ / "server.log").string());
+    for (int i = 0; i < 200 && !fs::exists(dir_ / "port"); ++i) std::this_thread::sleep_for(25ms);
+    ASSERT_TRUE(fs::exists(dir_ / "port")) << slurp(dir_ / "server.log");
+  }
+  int stop(int sig) {
+    if (server_ <= 0) return 0;
+    kill(server_, sig);
+    int rc = wait_exit(server_);
+    server_ = 0;
+    return rc;
+  }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  paygate::sim::HttpResult api(const std::string& method, const std::string& path,
+                               const std::string& body = {}) {
+    paygate::sim::HttpClient c;
+    return c.request(method, url(path),
+                     {{"Authorization", "Bearer " + token_}, {"Content-Type", "application/json"}},
+                     body, 10s);
+  }
+  pid_t sim_pay(const std::string& prefix, int count, std::vector<std::string> extra,
+                const std::string& report) {
+    std::vector<std::string> args = {kBin, "sim", "pay", "--dir", dir_.string(), "--out-trade-no",
+                                     prefix, "--amount", "100", "--count", std::to_string(count),
+                                     "--report", report};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return spawn(args, (dir_ / "sim.log").string());
+  }
+  void register_orders(const std::string& prefix, int count) {
+    for (int i = 1; i <= count; ++i) {
+      char id[64];
+      std::snprintf(id, sizeof id, "%s-%06d", prefix.c_str(), i);
+      auto r = api("POST", "/v1/orders",
+                   json{{"merchant", "sandbox"}, {"out_trade_no", id}, {"amount", 100}}.dump());
+      ASSERT_EQ(r.status, 201) << r.body;
+    }
+  }
+  fs::path db() const { return dir_ / "paygate.db"; }
+
+  fs::path dir_;
+  int port_ = 0;
+  std::string token_;
+  pid_t server_ = 0;
+};
+
+TEST_F(Gateway, ThousandOrdersWithDuplicatesPaidExactlyOnce) {
+  start();
+  register_orders("K", 1000);
+  const auto report = (dir_ / "report.json").string();
+  const int rc = wait_exit(sim_pay("K", 1000,
+                                   {"--concurrency", "16", "--fault", "duplicate", "--fault",
+                                    "concurrent-duplicate", "--fault", "tampered", "--time-scale",
+                                    "0.01"},
+                                   report));
+  EXPECT_EQ(rc, 0) << slurp(dir_ / "sim.log");
+  auto rep = json::parse(slurp(report));
+  EXPECT_EQ(rep["acked"], 1000);
+  EXPECT_EQ(rep["faulty_accepted"], 0);
+  EXPECT_EQ(rep["faulty_rejected"], 1000);
+  EXPECT_EQ(rep["duplicate_not_acked"], 0);
+  EXPECT_EQ(stop(SIGTERM), 0);  // graceful drain
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM orders WHERE state = 'PAID'"), 1000);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox WHERE event_type = 'order.paid'"), 1000);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(DISTINCT out_trade_no) FROM outbox"), 1000);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM inbox"), 1000);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM inbox WHERE status = 'applied'"), 1000);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM transitions WHERE event = 'order.paid'"), 1000);
+  // Every notification the simulator saw acknowledged is in the inbox.
+  for (const auto& d : rep["deliveries"]) {
+    ASSERT_TRUE(d["acked"].get<bool>());
+  }
+}
+
+TEST_F(Gateway, OrderApiContract) {
+  start();
+  const std::string body = json{{"merchant", "sandbox"}, {"out_trade_no", "O-1"}, {"amount", 250},
+                                {"description", "tea"}}.dump();
+  EXPECT_EQ(api("POST", "/v1/orders", body).status, 201);
+  EXPECT_EQ(api("POST", "/v1/orders", body).status, 200);  // identical repeat
+  auto conflict = api("POST", "/v1/orders",
+                      json{{"merchant", "sandbox"}, {"out_trade_no", "O-1"}, {"amount", 251}}.dump());
+  EXPECT_EQ(conflict.status, 409);
+  EXPECT_EQ(json::parse(conflict.body)["error"]["code"], "conflict");
+  EXPECT_EQ(api("POST", "/v1/orders", "{not json").status, 400);
+  EXPECT_EQ(api("POST", "/v1/orders", json{{"merchant", "sandbox"}, {"out_trade_no", "O-2"},
+                                           {"amount", -1}}.dump()).status, 400);
+  EXPECT_EQ(api("POST", "/v1/orders", json{{"merchant", "other"}, {"out_trade_no", "O-3"},
+                                           {"amount", 1}}.dump()).status, 403);
+  EXPECT_EQ(api("GET", "/v1/orders/other/O-1").status, 403);
+  EXPECT_EQ(api("GET", "/v1/orders/sandbox/NOPE").status, 404);
+  paygate::sim::HttpClient anon;
+  EXPECT_EQ(anon.request("GET", url("/v1/orders/sandbox/O-1"), {}, "", 5s).status, 401);
+  EXPECT_EQ(anon.request("GET", url("/v1/orders/sandbox/O-1"),
+                         {{"Authorization", "Bearer wrong-token-wrong-token"}}, "", 5s).status,
+            401);
+  auto got = api("GET", "/v1/orders/sandbox/O-1");
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(json::parse(got.body)["state"], "PENDING");
+  EXPECT_EQ(anon.request("GET", url("/healthz"), {}, "", 5s).status, 200);
+  EXPECT_EQ(anon.request("GET", url("/readyz"), {}, "", 5s).status, 200);
+  auto metrics = anon.request("GET", url("/metrics"), {}, "", 5s);
+  EXPECT_NE(metrics.body.find("paygate_orders{state=\"PENDING\"} 1"), std::string::npos);
+}
+
+TEST_F(Gateway, BadInputIsRejectedAndServerStaysUp) {
+  start();
+  register_orders("B", 1);
+  paygate::sim::HttpClient c;
+  const auto notify = url("/notify/wechatpay/v3/sandbox");
+  // Oversized body: 413 before anything is parsed.
+  auto big = c.request("POST", notify, {{"Content-Type", "application/json"}},
+                       std::string(70 * 1024, 'x'), 5s);
+  EXPECT_EQ(big.status, 413);
+  // Missing headers, non-JSON, garbage signature.
+  EXPECT_EQ(c.request("POST", notify, {}, "{}", 5s).status, 400);
+  EXPECT_EQ(c.request("POST", notify,
+                      {{"Wechatpay-Timestamp", "1"}, {"Wechatpay-Nonce", "n"},
+                       {"Wechatpay-Signature", "%%%"}, {"Wechatpay-Serial", "X"}},
+                      "not json", 5s).status,
+            401);
+  // Unknown merchant route.
+  EXPECT_EQ(c.request("POST", url("/notify/wechatpay/v3/nobody"), {}, "{}", 5s).status, 404);
+  // A slow sender that never finishes its headers is cut off; the server keeps serving.
+  {
+    paygate::sim::HttpClient slow;
+    auto r = slow.request("POST", notify, {{"Content-Length", "100"}}, "", 300ms);
+    EXPECT_EQ(r.status, 0);
+  }
+  EXPECT_EQ(c.request("GET", url("/healthz"), {}, "", 5s).status, 200);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM inbox"), 0);
+  // And a good callback still applies.
+  EXPECT_EQ(wait_exit(sim_pay("B-000001", 1, {}, (dir_ / "r.json").string())), 0);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM orders WHERE state = 'PAID'"), 1);
+}
+
+// kill -9 the gateway at random moments while the simulator pays under load; the simulator
+// retries on its (time-scaled) schedule. Nothing acknowledged may be missing, nothing doubled.
+TEST_F(Gateway, CrashDrillLosesNothing) {
+  start();
+  const int kOrders = 600;
+  register_orders("C", kOrders);
+  const auto report = (dir_ / "crash.json").string();
+  pid_t sim = sim_pay("C", kOrders,
+                      {"--concurrency", "8", "--fault", "concurrent-duplicate", "--time-scale",
+                       "0.02"},
+                      report);
+  std::mt19937 rng(12345);
+  int kills = 0;
+  for (; kills < 6; ++kills) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 300));
+    stop(SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 200));
+    start();
+  }
+  EXPECT_EQ(wait_exit(sim), 0) << slurp(dir_ / "sim.log");
+  EXPECT_EQ(stop(SIGTERM), 0);
+  auto rep = json::parse(slurp(report));
+  EXPECT_EQ(rep["acked"], kOrders);
+  EXPECT_GE(kills, 5);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM orders WHERE state = 'PAID'"), kOrders);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox"), kOrders);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM inbox"), kOrders);
+  for (const auto& d : rep["deliveries"]) {
+    if (d["acked"].get<bool>()) {
+      EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM inbox WHERE notification_id = '" +
+                                 d["id"].get<std::string>() + "'"),
+                1);
+    }
+  }
+}
+
+// Every notification vector through the `paygate verify` command line.
+TEST(VerifyCli, EveryNotificationVector) {
+  std::ifstream in(std::string(PAYGATE_VECTORS_DIR) + "/wechatpay_v3_notify.json");
+  json doc = json::parse(in);
+  const fs::path dir = fs::temp_directory_path() / ("paygate-verify-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  int seen = 0;
+  for (const auto& v : doc["vectors"]) {
+    if (v["kind"] != "notification") continue;
+    ++seen;
+    SCOPED_TRACE(v["id"].get<std::string>());
+    const auto& inp = v["inputs"];
+    {
+      std::ofstream h(dir / "headers");
+      for (auto& [k, val] : inp["headers"].items()) h << k << ": " << val.get<std::string>() << "\n";
+      std::ofstream(dir / "body", std::ios::binary) << inp["body"].get<std::string>();
+      std::ofstream(dir / "apiv3") << inp["apiv3_key"].get<std::string>();
+    }
+    std::vector<std::string> args = {kBin, "verify", "wechatpay-v3", "--headers",
+                                     (dir / "headers").string(), "--body", (dir / "body").string(),
+                                     "--apiv3-key-file", (dir / "apiv3").string(), "--now",
+                                     std::to_string(inp["now_unix"].get<int64_t>())};
+    int k = 0;
+    for (const auto& key : inp["trusted_keys"]) {
+      const auto pem = dir / ("key" + std::to_string(k++) + ".pem");
+      std::ofstream(pem) << (key.contains("certificate_pem") ? key["certificate_pem"]
+                                                             : key["public_key_pem"])
+                                .get<std::string>();
+      args.push_back("--key");
+      args.push_back(key["serial"].get<std::string>() + "=" + pem.string());
+    }
+    const auto out = dir / "out.json";
+    pid_t pid = fork();
+    if (pid == 0) {
+      FILE* f = std::freopen(out.c_str(), "w", stdout);
+      (void)f;
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    const int rc = wait_exit(pid);
+    const auto& exp = v["expected"];
+    EXPECT_EQ(rc, exp["accept"].get<bool>() ? 0 : 1);
+    auto report = json::parse(slurp(out));
+    EXPECT_EQ(report["accepted"], exp["accept"]);
+    EXPECT_EQ(report["checks"]["serial_found"], exp["serial_known"]);
+    EXPECT_EQ(report["checks"]["timestamp_in_window"], exp["timestamp_within_skew"]);
+    EXPECT_EQ(report["checks"]["signature_valid"], exp["signature_valid"]);
+    EXPECT_EQ(report["checks"]["decrypted"], exp["decrypt_ok"]);
+    if (exp["decrypt_ok"].get<bool>()) EXPECT_EQ(report["resource"], exp["plaintext_json"]);
+  }
+  EXPECT_EQ(seen, 17);
+  // Usage errors exit 2.
+  EXPECT_EQ(wait_exit(spawn({kBin, "verify", "wechatpay-v3", "--headers", "/nonexistent",
+                             "--body", "/nonexistent", "--key", "x=/nonexistent",
+                             "--apiv3-key-file", "/nonexistent"},
+                            (dir / "err.log").string())),
+            2);
+  fs::remove_all(dir);
+}
+
+}  // namespace
