@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: deps configure build test run bench clean
+.PHONY: deps configure build test run clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -21,9 +21,6 @@ test: build
 
 run: build
 	@bash scripts/run.sh $(BUILD_DIR)/paygate
-
-bench: build
-	@bash bench/run.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)
