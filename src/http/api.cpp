@@ -124,7 +124,7 @@ void Api::handle(HttpRequest req, Respond respond) {
       resp.headers.emplace_back("WWW-Authenticate", "Bearer");
       return r(std::move(resp));
     }
-    if (seg.size() == 2 && seg[1] == "orders" && post) return create_order(req, r);
+    if (seg.size() == 2 && seg[1] == "orders" && post) return create_order(req, caller, r);
     if (seg.size() == 4 && seg[1] == "orders" && get) return get_order(seg, caller, r);
     if (seg.size() == 2 && seg[1] == "anomalies" && get) return list_anomalies(caller, r);
     if (seg.size() == 4 && seg[1] == "inbox" && seg[3] == "redrive" && post) {
@@ -178,8 +178,7 @@ void Api::callback(HttpRequest& req, const std::vector<std::string>& seg, Respon
                    });
 }
 
-void Api::create_order(HttpRequest& req, Respond& respond) {
-  const std::string caller = authenticate(req);
+void Api::create_order(HttpRequest& req, const std::string& caller, Respond& respond) {
   json j = json::parse(req.body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return respond(error_response(ErrorCode::kMalformed, "body must be a JSON object"));

@@ -37,7 +37,7 @@ class Api final : public HttpHandler {
 
  private:
   void callback(HttpRequest& req, const std::vector<std::string>& seg, Respond& respond);
-  void create_order(HttpRequest& req, Respond& respond);
+  void create_order(HttpRequest& req, const std::string& caller, Respond& respond);
   void get_order(const std::vector<std::string>& seg, const std::string& caller, Respond& respond);
   void list_anomalies(const std::string& caller, Respond& respond);
   void redrive(const std::vector<std::string>& seg, const std::string& caller, Respond& respond);
