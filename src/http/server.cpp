@@ -216,7 +216,9 @@ class BeastServer final : public HttpServer {
     std::lock_guard lock(mu_);
     for (auto& [id, conn] : conns_) {
       asio::post(conn->stream.get_executor(), [conn] {
-        if (!conn->busy) conn->stream.socket().cancel();
+        // The session may have closed the socket already; the throwing overload would abort.
+        beast::error_code ec;
+        if (!conn->busy) conn->stream.socket().cancel(ec);
       });
     }
   }
