@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: deps configure build test run clean
+.PHONY: deps configure build test run bench clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -21,6 +21,11 @@ test: build
 
 run: build
 	@bash scripts/run.sh $(BUILD_DIR)/paygate
+
+# Callback load against a running gateway: durable store vs verify-only in one invocation.
+BENCH_ARGS ?= --callbacks 60000 --rounds 2 --json $(BUILD_DIR)/bench-callbacks.json
+bench: build
+	$(BUILD_DIR)/bench/paygate_bench --binary $(BUILD_DIR)/paygate $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -45,12 +45,16 @@ std::string PaymentEvent::business_key() const {
   std::string key(to_string(kind));
   key += ':';
   key += out_trade_no;
-  if (kind == EventKind::kRefundSucceeded || kind == EventKind::kRefundAbnormal ||
-      kind == EventKind::kRefundClosed) {
+  if (is_refund(kind)) {
     key += ':';
     key += out_refund_no;
   }
   return key;
+}
+
+bool is_refund(EventKind k) {
+  return k == EventKind::kRefundSucceeded || k == EventKind::kRefundAbnormal ||
+         k == EventKind::kRefundClosed;
 }
 
 }  // namespace paygate::core

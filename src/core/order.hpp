@@ -53,6 +53,7 @@ enum class EventKind {
   kRefundClosed,
 };
 std::string_view to_string(EventKind k);
+bool is_refund(EventKind k);
 
 // A verified, decoded provider notification in provider-neutral terms.
 struct PaymentEvent {

@@ -63,31 +63,40 @@ std::optional<std::string> base64_decode(std::string_view in) {
   if (in.size() % 4 != 0) return std::nullopt;
   std::size_t pad = 0;
   if (!in.empty() && in.back() == '=') pad = (in.size() >= 2 && in[in.size() - 2] == '=') ? 2 : 1;
-  std::string out;
-  out.reserve(in.size() / 4 * 3);
-  for (std::size_t i = 0; i < in.size(); i += 4) {
-    const bool last = i + 4 == in.size();
-    int8_t c[4];
-    for (int k = 0; k < 4; ++k) {
-      const char ch = in[i + k];
-      if (ch == '=') {
-        // Padding only at the very end, at most two.
-        if (!last || k < 4 - int(pad)) return std::nullopt;
-        c[k] = 0;
-      } else {
-        c[k] = kReverse[static_cast<unsigned char>(ch)];
-        if (c[k] < 0) return std::nullopt;
-      }
-    }
-    uint32_t v = (uint32_t(c[0]) << 18) | (uint32_t(c[1]) << 12) | (uint32_t(c[2]) << 6) |
-                 uint32_t(c[3]);
-    out += char((v >> 16) & 0xff);
-    if (!(last && pad == 2)) out += char((v >> 8) & 0xff);
-    if (!(last && pad >= 1)) out += char(v & 0xff);
-    // Non-canonical encodings (stray bits in the last symbol) are rejected.
-    if (last && pad == 1 && (c[2] & 0x3) != 0) return std::nullopt;
-    if (last && pad == 2 && (c[1] & 0xf) != 0) return std::nullopt;
+  std::string out(in.size() / 4 * 3, '\0');
+  char* o = out.data();
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  const std::size_t full = in.empty() ? 0 : in.size() - 4;  // the last quantum is checked apart
+  for (std::size_t i = 0; i < full; i += 4) {
+    const int a = kReverse[p[i]], b = kReverse[p[i + 1]], c = kReverse[p[i + 2]],
+              d = kReverse[p[i + 3]];
+    if ((a | b | c | d) < 0) return std::nullopt;  // '=' maps to -1 too: padding only at the end
+    const uint32_t v = (uint32_t(a) << 18) | (uint32_t(b) << 12) | (uint32_t(c) << 6) | uint32_t(d);
+    *o++ = char(v >> 16);
+    *o++ = char(v >> 8);
+    *o++ = char(v);
   }
+  if (in.empty()) return out;
+  int c[4];
+  for (int k = 0; k < 4; ++k) {
+    const unsigned char ch = p[full + k];
+    if (ch == '=') {
+      if (k < 4 - int(pad)) return std::nullopt;  // at most two, and only trailing
+      c[k] = 0;
+    } else {
+      c[k] = kReverse[ch];
+      if (c[k] < 0) return std::nullopt;
+    }
+  }
+  // Non-canonical encodings (stray bits in the last symbol) are rejected.
+  if (pad == 1 && (c[2] & 0x3) != 0) return std::nullopt;
+  if (pad == 2 && (c[1] & 0xf) != 0) return std::nullopt;
+  const uint32_t v = (uint32_t(c[0]) << 18) | (uint32_t(c[1]) << 12) | (uint32_t(c[2]) << 6) |
+                     uint32_t(c[3]);
+  *o++ = char(v >> 16);
+  if (pad < 2) *o++ = char(v >> 8);
+  if (pad < 1) *o++ = char(v);
+  out.resize(static_cast<std::size_t>(o - out.data()));
   return out;
 }
 

@@ -94,10 +94,13 @@ void Api::handle(HttpRequest req, Respond respond) {
   const bool get = req.method == "GET";
   const bool post = req.method == "POST";
   auto done = [this, respond](std::string route) {
-    return [this, respond, route = std::move(route)](HttpResponse r) {
-      metrics_.http_requests.inc({route, std::to_string(r.status)});
-      respond(std::move(r));
-    };
+    return Respond([this, respond, route = std::move(route)](Respond::Make make) {
+      respond.later([this, route, make = std::move(make)] {
+        HttpResponse r = make();
+        metrics_.http_requests.inc({route, std::to_string(r.status)});
+        return r;
+      });
+    });
   };
 
   if (!seg.empty() && seg[0] == "notify") {
@@ -173,8 +176,11 @@ void Api::callback(HttpRequest& req, const std::vector<std::string>& seg, Respon
   cb.target = std::move(req.target);
   cb.body = std::move(req.body);
   pipeline_.handle(*route->adapter, route->identity, std::move(cb),
-                   [respond](providers::Reply r) {
-                     respond(HttpResponse{r.status, r.content_type, std::move(r.body), {}});
+                   [respond](pipeline::MakeReply make) {
+                     respond.later([make = std::move(make)] {
+                       providers::Reply r = make();
+                       return HttpResponse{r.status, r.content_type, std::move(r.body), {}};
+                     });
                    });
 }
 

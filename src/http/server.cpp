@@ -34,11 +34,11 @@ auto async_handle(HttpHandler& handler, HttpRequest req, Token&& token) {
         using C = decltype(completion);
         auto shared = std::make_shared<C>(std::move(completion));
         auto ex = asio::get_associated_executor(*shared);
-        handler.handle(std::move(req), [shared, ex](HttpResponse resp) {
-          asio::post(ex, [shared, resp = std::move(resp)]() mutable {
-            (*shared)(std::move(resp));
-          });
-        });
+        handler.handle(std::move(req), Respond([shared, ex](Respond::Make make) {
+                         asio::post(ex, [shared, make = std::move(make)]() mutable {
+                           (*shared)(make());
+                         });
+                       }));
       },
       token, std::move(req));
 }

@@ -27,8 +27,21 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
-// Must be called exactly once per request, from any thread.
-using Respond = std::function<void(HttpResponse)>;
+// Answers one request, exactly once, from any thread. `later` runs `make` on the connection's
+// I/O thread and sends what it returns, so the work around an answer (logs, metrics) never
+// runs on the answering thread, e.g. the store's single writer.
+class Respond {
+ public:
+  using Make = std::function<HttpResponse()>;
+  explicit Respond(std::function<void(Make)> run) : run_(std::move(run)) {}
+  void operator()(HttpResponse r) const {
+    run_([r = std::move(r)]() mutable { return std::move(r); });
+  }
+  void later(Make make) const { run_(std::move(make)); }
+
+ private:
+  std::function<void(Make)> run_;
+};
 
 class HttpHandler {
  public:

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "core/clock.hpp"
+#include "core/json_out.hpp"
 
 namespace paygate::obs {
 namespace {
@@ -36,53 +37,31 @@ Level parse_level(std::string_view s) {
   return Level::kInfo;
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
-
 Log::Log(Level level, std::string_view msg) : enabled_(level >= g_level.load()) {
   if (!enabled_) return;
   core::SystemClock clock;
   line_.reserve(256);
   line_ += "{\"ts\":";
-  append_json_string(line_, core::format_rfc3339_ms(clock.now_ms()));
+  core::append_json_string(line_, core::format_rfc3339_ms(clock.now_ms()));
   line_ += ",\"level\":";
-  append_json_string(line_, level_name(level));
+  core::append_json_string(line_, level_name(level));
   line_ += ",\"msg\":";
-  append_json_string(line_, msg);
+  core::append_json_string(line_, msg);
 }
 
 Log& Log::str(std::string_view key, std::string_view value) {
   if (!enabled_) return *this;
   line_ += ',';
-  append_json_string(line_, key);
+  core::append_json_string(line_, key);
   line_ += ':';
-  append_json_string(line_, value);
+  core::append_json_string(line_, value);
   return *this;
 }
 
 Log& Log::num(std::string_view key, int64_t value) {
   if (!enabled_) return *this;
   line_ += ',';
-  append_json_string(line_, key);
+  core::append_json_string(line_, key);
   line_ += ':';
   line_ += std::to_string(value);
   return *this;
@@ -93,7 +72,7 @@ Log& Log::real(std::string_view key, double value) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.6f", value);
   line_ += ',';
-  append_json_string(line_, key);
+  core::append_json_string(line_, key);
   line_ += ':';
   line_ += buf;
   return *this;

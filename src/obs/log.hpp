@@ -29,6 +29,4 @@ class Log {
   std::string line_;
 };
 
-void append_json_string(std::string& out, std::string_view s);
-
 }  // namespace paygate::obs

@@ -11,11 +11,6 @@ namespace {
 using core::ErrorCode;
 using core::Result;
 
-bool is_refund(core::EventKind k) {
-  return k == core::EventKind::kRefundSucceeded || k == core::EventKind::kRefundAbnormal ||
-         k == core::EventKind::kRefundClosed;
-}
-
 // The payload's identity against configuration and the stored order; nullopt when it fits.
 std::optional<std::pair<ErrorCode, std::string>> mismatch(const core::PaymentEvent& e,
                                                           const Identity& id,
@@ -37,47 +32,52 @@ std::optional<std::pair<ErrorCode, std::string>> mismatch(const core::PaymentEve
   return std::nullopt;
 }
 
-Result<Applied> anomaly(store::Tx& tx, int64_t inbox_id, ErrorCode code, std::string detail) {
-  if (auto r = tx.finish_inbox(inbox_id, store::InboxStatus::kAnomaly, core::to_string(code),
-                               detail);
-      !r) {
-    return tl::unexpected(r.error());
-  }
-  return Applied{providers::Outcome::kAnomaly, inbox_id, code, std::move(detail)};
+// What an event does, decided from reads alone so the inbox row is written once, final.
+struct Plan {
+  store::InboxStatus status = store::InboxStatus::kAnomaly;
+  ErrorCode anomaly = ErrorCode::kInternal;
+  std::string detail;
+  // Set when the event applies:
+  core::Order order;
+  core::OrderState from = core::OrderState::kPending;
+  std::optional<core::RefundStatus> refund;
+  std::string outbox_event;
+};
+
+Plan anomaly_plan(ErrorCode code, std::string detail) {
+  Plan p;
+  p.anomaly = code;
+  p.detail = std::move(detail);
+  return p;
 }
 
-}  // namespace
-
-Result<Applied> apply_event(store::Tx& tx, int64_t inbox_id, const core::PaymentEvent& e,
-                            const Identity& id, int64_t now_ms) {
+Result<Plan> plan_event(store::Tx& tx, const core::PaymentEvent& e, const Identity& id,
+                        int64_t now_ms) {
   auto found = tx.find_order(id.merchant, e.out_trade_no);
   if (!found) return tl::unexpected(found.error());
-  if (auto bad = mismatch(e, id, *found)) {
-    return anomaly(tx, inbox_id, bad->first, bad->second);
-  }
+  if (auto bad = mismatch(e, id, *found)) return anomaly_plan(bad->first, bad->second);
   core::Order order = std::move(**found);
 
   std::optional<core::Refund> refund;
-  if (is_refund(e.kind)) {
+  if (core::is_refund(e.kind)) {
     auto r = tx.find_refund(id.merchant, e.out_refund_no);
     if (!r) return tl::unexpected(r.error());
     refund = std::move(*r);
     if (refund && refund->out_trade_no != order.out_trade_no) {
-      return anomaly(tx, inbox_id, ErrorCode::kIllegalTransition,
-                     "out_refund_no belongs to another order");
+      return anomaly_plan(ErrorCode::kIllegalTransition, "out_refund_no belongs to another order");
     }
   }
 
   const auto d = core::decide(order, e, refund ? &*refund : nullptr);
-  if (d.kind == core::Decision::Kind::kAnomaly) return anomaly(tx, inbox_id, d.anomaly, d.reason);
+  if (d.kind == core::Decision::Kind::kAnomaly) return anomaly_plan(d.anomaly, d.reason);
+  Plan p;
   if (d.kind == core::Decision::Kind::kNoop) {
-    if (auto r = tx.finish_inbox(inbox_id, store::InboxStatus::kNoop, "", d.reason); !r) {
-      return tl::unexpected(r.error());
-    }
-    return Applied{providers::Outcome::kDuplicate, inbox_id, ErrorCode::kInternal, d.reason};
+    p.status = store::InboxStatus::kNoop;
+    p.detail = d.reason;
+    return p;
   }
-
-  const auto from = order.state;
+  p.status = store::InboxStatus::kApplied;
+  p.from = order.state;
   order.state = d.next;
   order.refunded = d.refunded;
   order.updated_at_ms = now_ms;
@@ -86,38 +86,90 @@ Result<Applied> apply_event(store::Tx& tx, int64_t inbox_id, const core::Payment
     order.transaction_id = e.transaction_id;
     order.paid_at = e.success_time;
   }
-  if (auto r = tx.update_order(order); !r) return tl::unexpected(r.error());
-  if (d.refund) {
+  p.order = std::move(order);
+  p.refund = d.refund;
+  p.outbox_event = d.outbox_event;
+  return p;
+}
+
+// The effect of an applied plan: order, refund, history and the outbox event.
+Result<void> write_plan(store::Tx& tx, const Plan& p, int64_t inbox_id,
+                        const core::PaymentEvent& e, const Identity& id, int64_t now_ms) {
+  if (p.status != store::InboxStatus::kApplied) return {};
+  const core::Order& order = p.order;
+  if (auto r = tx.update_order(order); !r) return r;
+  if (p.refund) {
     core::Refund rec{id.merchant, order.out_trade_no, e.out_refund_no, e.refund_id,
-                     e.refund_amount, *d.refund,   e.success_time};
-    if (auto r = tx.upsert_refund(rec); !r) return tl::unexpected(r.error());
+                     e.refund_amount, *p.refund,  e.success_time};
+    if (auto r = tx.upsert_refund(rec); !r) return r;
   }
-  store::Transition t{id.merchant,    order.out_trade_no, std::string(core::to_string(from)),
-                      std::string(core::to_string(order.state)), d.outbox_event, inbox_id,
+  store::Transition t{id.merchant,    order.out_trade_no, std::string(core::to_string(p.from)),
+                      std::string(core::to_string(order.state)), p.outbox_event, inbox_id,
                       now_ms};
-  if (auto r = tx.add_transition(t); !r) return tl::unexpected(r.error());
+  if (auto r = tx.add_transition(t); !r) return r;
   store::OutboxEvent ob;
   ob.merchant = id.merchant;
   ob.out_trade_no = order.out_trade_no;
-  ob.event_type = d.outbox_event;
-  ob.payload = outbox_payload(d.outbox_event, order, e);
+  ob.event_type = p.outbox_event;
+  ob.payload = outbox_payload(p.outbox_event, order, e);
   ob.inbox_id = inbox_id;
   ob.created_at_ms = now_ms;
   if (auto r = tx.add_outbox(ob); !r) return tl::unexpected(r.error());
-  if (auto r = tx.finish_inbox(inbox_id, store::InboxStatus::kApplied, "", ""); !r) {
+  return {};
+}
+
+Applied outcome(const Plan& p, int64_t inbox_id) {
+  switch (p.status) {
+    case store::InboxStatus::kApplied:
+      return Applied{providers::Outcome::kApplied, inbox_id, ErrorCode::kInternal, {}};
+    case store::InboxStatus::kNoop:
+      return Applied{providers::Outcome::kDuplicate, inbox_id, ErrorCode::kInternal, p.detail};
+    default:
+      return Applied{providers::Outcome::kAnomaly, inbox_id, p.anomaly, p.detail};
+  }
+}
+
+std::string anomaly_code(const Plan& p) {
+  return p.status == store::InboxStatus::kAnomaly ? std::string(core::to_string(p.anomaly)) : "";
+}
+
+}  // namespace
+
+Result<Applied> apply_event(store::Tx& tx, int64_t inbox_id, const core::PaymentEvent& e,
+                            const Identity& id, int64_t now_ms) {
+  auto plan = plan_event(tx, e, id, now_ms);
+  if (!plan) return tl::unexpected(plan.error());
+  if (auto r = tx.finish_inbox(inbox_id, plan->status, anomaly_code(*plan), plan->detail); !r) {
     return tl::unexpected(r.error());
   }
-  return Applied{providers::Outcome::kApplied, inbox_id, ErrorCode::kInternal, {}};
+  if (auto r = write_plan(tx, *plan, inbox_id, e, id, now_ms); !r) {
+    return tl::unexpected(r.error());
+  }
+  return outcome(*plan, inbox_id);
 }
 
 Result<Applied> record_and_apply(store::Tx& tx, const store::InboxEntry& entry,
                                  const core::PaymentEvent& e, const Identity& id,
                                  int64_t now_ms) {
-  auto inserted = tx.insert_inbox(entry);
+  const Applied duplicate{providers::Outcome::kDuplicate, 0, ErrorCode::kInternal,
+                          "notification already received"};
+  auto seen = tx.inbox_has(entry.provider, entry.merchant, entry.notification_id,
+                           entry.business_key);
+  if (!seen) return tl::unexpected(seen.error());
+  if (*seen) return duplicate;
+  auto plan = plan_event(tx, e, id, now_ms);
+  if (!plan) return tl::unexpected(plan.error());
+  store::InboxEntry row = entry;
+  row.status = plan->status;
+  row.anomaly_code = anomaly_code(*plan);
+  row.detail = plan->detail;
+  auto inserted = tx.insert_inbox(row);
   if (!inserted) return tl::unexpected(inserted.error());
-  if (!*inserted) return Applied{providers::Outcome::kDuplicate, 0, ErrorCode::kInternal,
-                                 "notification already received"};
-  return apply_event(tx, **inserted, e, id, now_ms);
+  if (!*inserted) return duplicate;
+  if (auto r = write_plan(tx, *plan, **inserted, e, id, now_ms); !r) {
+    return tl::unexpected(r.error());
+  }
+  return outcome(*plan, **inserted);
 }
 
 }  // namespace paygate::pipeline

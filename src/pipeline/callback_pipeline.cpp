@@ -3,6 +3,7 @@
 #include <chrono>
 #include <memory>
 
+#include "core/json_out.hpp"
 #include "obs/log.hpp"
 #include "pipeline/event_json.hpp"
 
@@ -17,9 +18,9 @@ std::string headers_json(const core::Headers& h) {
   for (const auto& [name, value] : h.fields()) {
     if (!first) out += ',';
     first = false;
-    obs::append_json_string(out, name);
+    core::append_json_string(out, name);
     out += ':';
-    obs::append_json_string(out, value);
+    core::append_json_string(out, value);
   }
   out += '}';
   return out;
@@ -46,15 +47,27 @@ void CallbackPipeline::handle(const providers::CallbackAdapter& adapter, const I
                  request_id = request.request_id](
                     const ReplyFn& reply, providers::Reply r, std::string_view outcome,
                     std::string_view reason, const core::PaymentEvent* ev) {
-    const double secs = std::chrono::duration<double>(Clock::now() - start).count();
-    metrics_.callbacks.inc({provider, std::string(outcome)});
-    metrics_.reply_seconds.observe({provider}, secs);
-    obs::Log log(outcome == "error" ? obs::Level::kError : obs::Level::kInfo, "callback");
-    log.str("request_id", request_id).str("provider", provider).str("merchant", merchant)
-        .str("outcome", outcome).num("status", r.status).real("latency_ms", secs * 1000);
-    if (!reason.empty()) log.str("reason", reason);
-    if (ev) log.str("notification_id", ev->notification_id).str("out_trade_no", ev->out_trade_no);
-    reply(std::move(r));
+    std::string notification_id, out_trade_no;
+    if (ev) {
+      notification_id = ev->notification_id;
+      out_trade_no = ev->out_trade_no;
+    }
+    reply([this, provider, start, merchant, request_id, r = std::move(r),
+           outcome = std::string(outcome), reason = std::string(reason),
+           notification_id = std::move(notification_id),
+           out_trade_no = std::move(out_trade_no)]() mutable {
+      const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+      metrics_.callbacks.inc({provider, outcome});
+      metrics_.reply_seconds.observe({provider}, secs);
+      obs::Log log(outcome == "error" ? obs::Level::kError : obs::Level::kInfo, "callback");
+      log.str("request_id", request_id).str("provider", provider).str("merchant", merchant)
+          .str("outcome", outcome).num("status", r.status).real("latency_ms", secs * 1000);
+      if (!reason.empty()) log.str("reason", reason);
+      if (!notification_id.empty()) {
+        log.str("notification_id", notification_id).str("out_trade_no", out_trade_no);
+      }
+      return std::move(r);
+    });
   };
 
   providers::InboundRequest in{"POST", request.target, request.headers, request.body};

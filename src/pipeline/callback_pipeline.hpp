@@ -18,7 +18,10 @@ struct CallbackRequest {
   std::string request_id;
 };
 
-using ReplyFn = std::function<void(providers::Reply)>;
+// The transport runs a MakeReply on its own I/O thread and sends the reply it returns; the
+// pipeline logs and counts inside it, so none of that runs on the store's writer thread.
+using MakeReply = std::function<providers::Reply()>;
+using ReplyFn = std::function<void(MakeReply)>;
 
 // verify -> decode -> (one transaction: inbox, dedupe, checks, state machine, outbox) -> commit
 // -> reply. The reply is produced only after the store reports the commit durable.

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_out.hpp"
+
 namespace paygate::pipeline {
 
 using nlohmann::json;
@@ -17,34 +19,48 @@ std::optional<core::EventKind> parse_kind(const std::string& s) {
   return std::nullopt;
 }
 
-json order_json(const core::Order& o) {
-  json j = {{"merchant", o.merchant},
-            {"out_trade_no", o.out_trade_no},
-            {"amount", o.amount},
-            {"currency", o.currency},
-            {"description", o.description},
-            {"state", core::to_string(o.state)},
-            {"refunded", o.refunded},
-            {"created_at", o.created_at_ms / 1000},
-            {"updated_at", o.updated_at_ms / 1000}};
-  j["expires_at"] = o.expires_at ? json(*o.expires_at) : json(nullptr);
-  j["provider"] = o.provider.empty() ? json(nullptr) : json(o.provider);
-  j["transaction_id"] = o.transaction_id.empty() ? json(nullptr) : json(o.transaction_id);
-  j["paid_at"] = o.paid_at.empty() ? json(nullptr) : json(o.paid_at);
-  return j;
+void write_order(core::JsonOut& j, const core::Order& o) {
+  j.str("merchant", o.merchant)
+      .str("out_trade_no", o.out_trade_no)
+      .num("amount", o.amount)
+      .str("currency", o.currency)
+      .str("description", o.description)
+      .str("state", core::to_string(o.state))
+      .num("refunded", o.refunded)
+      .num("created_at", o.created_at_ms / 1000)
+      .num("updated_at", o.updated_at_ms / 1000);
+  if (o.expires_at) {
+    j.num("expires_at", *o.expires_at);
+  } else {
+    j.null("expires_at");
+  }
+  j.str_or_null("provider", o.provider)
+      .str_or_null("transaction_id", o.transaction_id)
+      .str_or_null("paid_at", o.paid_at);
 }
+
 
 }  // namespace
 
 std::string event_to_json(const core::PaymentEvent& e) {
-  json j = {{"kind", core::to_string(e.kind)},   {"provider", e.provider},
-            {"notification_id", e.notification_id}, {"provider_event", e.provider_event},
-            {"mchid", e.mchid},                  {"appid", e.appid},
-            {"out_trade_no", e.out_trade_no},    {"transaction_id", e.transaction_id},
-            {"total", e.total},                  {"currency", e.currency},
-            {"success_time", e.success_time},    {"out_refund_no", e.out_refund_no},
-            {"refund_id", e.refund_id},          {"refund_amount", e.refund_amount}};
-  return j.dump();
+  core::JsonOut j;
+  j.begin_object()
+      .str("kind", core::to_string(e.kind))
+      .str("provider", e.provider)
+      .str("notification_id", e.notification_id)
+      .str("provider_event", e.provider_event)
+      .str("mchid", e.mchid)
+      .str("appid", e.appid)
+      .str("out_trade_no", e.out_trade_no)
+      .str("transaction_id", e.transaction_id)
+      .num("total", e.total)
+      .str("currency", e.currency)
+      .str("success_time", e.success_time)
+      .str("out_refund_no", e.out_refund_no)
+      .str("refund_id", e.refund_id)
+      .num("refund_amount", e.refund_amount)
+      .end_object();
+  return j.take();
 }
 
 core::Result<core::PaymentEvent> event_from_json(std::string_view text) {
@@ -74,41 +90,60 @@ core::Result<core::PaymentEvent> event_from_json(std::string_view text) {
 
 std::string outbox_payload(std::string_view type, const core::Order& order,
                            const core::PaymentEvent& e) {
-  json j = {{"type", type}, {"order", order_json(order)}, {"provider", e.provider},
-            {"notification_id", e.notification_id}};
-  if (e.kind == core::EventKind::kRefundSucceeded || e.kind == core::EventKind::kRefundAbnormal ||
-      e.kind == core::EventKind::kRefundClosed) {
-    j["refund"] = {{"out_refund_no", e.out_refund_no},
-                   {"refund_id", e.refund_id},
-                   {"amount", e.refund_amount},
-                   {"success_time", e.success_time}};
+  core::JsonOut j;
+  j.begin_object().str("type", type).begin_object("order");
+  write_order(j, order);
+  j.end_object().str("provider", e.provider).str("notification_id", e.notification_id);
+  if (core::is_refund(e.kind)) {
+    j.begin_object("refund")
+        .str("out_refund_no", e.out_refund_no)
+        .str("refund_id", e.refund_id)
+        .num("amount", e.refund_amount)
+        .str("success_time", e.success_time)
+        .end_object();
   }
-  return j.dump();
+  j.end_object();
+  return j.take();
 }
 
-std::string order_to_json(const core::Order& o) { return order_json(o).dump(); }
+std::string order_to_json(const core::Order& o) {
+  core::JsonOut j;
+  j.begin_object();
+  write_order(j, o);
+  j.end_object();
+  return j.take();
+}
 
 std::string order_to_json(const store::OrderDetails& d) {
-  json j = order_json(d.order);
-  json refunds = json::array();
+  core::JsonOut j;
+  j.begin_object();
+  write_order(j, d.order);
+  j.begin_array("refunds");
   for (const auto& r : d.refunds) {
-    refunds.push_back({{"out_refund_no", r.out_refund_no},
-                       {"refund_id", r.refund_id},
-                       {"amount", r.amount},
-                       {"status", core::to_string(r.status)},
-                       {"success_time", r.success_time}});
+    j.begin_object()
+        .str("out_refund_no", r.out_refund_no)
+        .str("refund_id", r.refund_id)
+        .num("amount", r.amount)
+        .str("status", core::to_string(r.status))
+        .str("success_time", r.success_time)
+        .end_object();
   }
-  json history = json::array();
+  j.end_array().begin_array("history");
   for (const auto& t : d.history) {
-    history.push_back({{"from", t.from_state},
-                       {"to", t.to_state},
-                       {"event", t.event},
-                       {"at", t.at_ms / 1000},
-                       {"inbox_id", t.inbox_id == 0 ? json(nullptr) : json(t.inbox_id)}});
+    j.begin_object()
+        .str("from", t.from_state)
+        .str("to", t.to_state)
+        .str("event", t.event)
+        .num("at", t.at_ms / 1000);
+    if (t.inbox_id == 0) {
+      j.null("inbox_id");
+    } else {
+      j.num("inbox_id", t.inbox_id);
+    }
+    j.end_object();
   }
-  j["refunds"] = std::move(refunds);
-  j["history"] = std::move(history);
-  return j.dump();
+  j.end_array().end_object();
+  return j.take();
 }
 
 std::string inbox_to_json(const store::InboxEntry& e) {

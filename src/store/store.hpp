@@ -59,6 +59,11 @@ struct OutboxEvent {
 class Tx {
  public:
   virtual ~Tx() = default;
+  // Whether a callback with this notification id or business key is already stored.
+  [[nodiscard]] virtual core::Result<bool> inbox_has(std::string_view provider,
+                                                     std::string_view merchant,
+                                                     std::string_view notification_id,
+                                                     std::string_view business_key) = 0;
   // Records a callback; nullopt when its notification id or business key is already stored.
   [[nodiscard]] virtual core::Result<std::optional<int64_t>> insert_inbox(const InboxEntry& e) = 0;
   [[nodiscard]] virtual core::Result<void> finish_inbox(int64_t id, InboxStatus status,

@@ -2,7 +2,6 @@
 // WeChat Pay, all through real processes and HTTP.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -19,6 +18,8 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/http_client.hpp"
+#include "support/db.hpp"
+#include "support/process.hpp"
 
 namespace {
 
@@ -27,60 +28,11 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 const std::string kBin = PAYGATE_BINARY;
-
-pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    FILE* f = std::freopen(log.c_str(), "a", stderr);
-    (void)f;
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A port the kernel just handed out, so parallel tests do not collide.
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-int64_t scalar(const fs::path& db, const std::string& sql) {
-  sqlite3* h = nullptr;
-  sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr);
-  sqlite3_stmt* st = nullptr;
-  int64_t v = -1;
-  if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW) {
-    v = sqlite3_column_int64(st, 0);
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(h);
-  return v;
-}
+using paygate::testing::free_port;
+using paygate::testing::scalar;
+using paygate::testing::slurp;
+using paygate::testing::spawn;
+using paygate::testing::wait_exit;
 
 class Gateway : public ::testing::Test {
  protected:
@@ -310,16 +262,7 @@ TEST(VerifyCli, EveryNotificationVector) {
       args.push_back(key["serial"].get<std::string>() + "=" + pem.string());
     }
     const auto out = dir / "out.json";
-    pid_t pid = fork();
-    if (pid == 0) {
-      FILE* f = std::freopen(out.c_str(), "w", stdout);
-      (void)f;
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
+    pid_t pid = spawn(args, (dir / "verify.log").string(), out.string());
     const int rc = wait_exit(pid);
     const auto& exp = v["expected"];
     EXPECT_EQ(rc, exp["accept"].get<bool>() ? 0 : 1);
@@ -329,7 +272,9 @@ TEST(VerifyCli, EveryNotificationVector) {
     EXPECT_EQ(report["checks"]["timestamp_in_window"], exp["timestamp_within_skew"]);
     EXPECT_EQ(report["checks"]["signature_valid"], exp["signature_valid"]);
     EXPECT_EQ(report["checks"]["decrypted"], exp["decrypt_ok"]);
-    if (exp["decrypt_ok"].get<bool>()) EXPECT_EQ(report["resource"], exp["plaintext_json"]);
+    if (exp["decrypt_ok"].get<bool>()) {
+      EXPECT_EQ(report["resource"], exp["plaintext_json"]);
+    }
   }
   EXPECT_EQ(seen, 17);
   // Usage errors exit 2.

@@ -42,6 +42,15 @@ core::Result<Stmt*> Db::prepare(const char* sql) {
   return pos->second.get();
 }
 
+core::Result<void> Db::run(const char* sql) {
+  auto st = prepare(sql);
+  if (!st) return tl::unexpected(st.error());
+  const int rc = (*st)->step();
+  (*st)->reset();
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return tl::unexpected(error(sql));
+  return {};
+}
+
 core::Error Db::error(std::string_view what) const {
   std::string detail(what);
   detail += ": ";

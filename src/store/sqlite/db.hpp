@@ -67,6 +67,9 @@ class Db {
   [[nodiscard]] core::Result<void> exec(const char* sql);
   // Cached per SQL text; the statement comes back reset.
   [[nodiscard]] core::Result<Stmt*> prepare(const char* sql);
+  // One statement without results through the statement cache (BEGIN, SAVEPOINT, COMMIT...),
+  // so the hot path does not parse SQL again.
+  [[nodiscard]] core::Result<void> run(const char* sql);
   core::Error error(std::string_view what) const;
   // Resets every cached statement: a stepped-but-unreset SELECT would pin its read snapshot.
   void reset_all() {

@@ -63,7 +63,8 @@ CREATE TABLE IF NOT EXISTS inbox (
   UNIQUE (provider, merchant, notification_id),
   UNIQUE (provider, merchant, business_key)
 );
-CREATE INDEX IF NOT EXISTS inbox_status ON inbox(status, merchant);
+-- Partial indexes: only the rare rows a query looks for, so the hot insert path skips them.
+CREATE INDEX IF NOT EXISTS inbox_anomalies ON inbox(merchant, id) WHERE status = 'anomaly';
 CREATE TABLE IF NOT EXISTS outbox (
   id INTEGER PRIMARY KEY,
   merchant TEXT NOT NULL,
@@ -75,7 +76,7 @@ CREATE TABLE IF NOT EXISTS outbox (
   status TEXT NOT NULL DEFAULT 'pending'
 );
 CREATE INDEX IF NOT EXISTS outbox_order ON outbox(merchant, out_trade_no);
-CREATE INDEX IF NOT EXISTS outbox_status ON outbox(status);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(id) WHERE status = 'pending';
 CREATE TABLE IF NOT EXISTS heartbeat (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL);
 )sql";
 

@@ -12,12 +12,13 @@ struct SqliteOptions {
   std::string path;
   int max_batch = 512;             // most transactions folded into one commit
   int busy_timeout_ms = 2000;      // a locked database fails well inside the providers' 5 s
-  // Observes each commit: how many units of work it carried and how long it took.
+  // Observes each commit: how many units of work it carried and how long it took until durable.
   std::function<void(int batch, double seconds, bool ok)> on_commit;
 };
 
-// Embedded store: one writer thread batches queued work into one durable (WAL, synchronous=FULL)
-// commit; reads use their own connection.
+// Embedded store: one writer thread batches queued work into one commit (a savepoint per unit);
+// a second thread fdatasyncs the WAL and only then completes the batch, so the next batch runs
+// while the disk works. Reads use their own connection.
 [[nodiscard]] core::Result<std::unique_ptr<Store>> open_sqlite_store(SqliteOptions options);
 
 }  // namespace paygate::store

@@ -60,7 +60,7 @@ class PipelineTest : public ::testing::Test {
   providers::Reply send(store::Store& st, CallbackRequest req) {
     CallbackPipeline p(&st, clock_, metrics_);
     std::promise<providers::Reply> done;
-    p.handle(*adapter_, identity_, std::move(req), [&](providers::Reply r) { done.set_value(r); });
+    p.handle(*adapter_, identity_, std::move(req), [&](MakeReply make) { done.set_value(make()); });
     return done.get_future().get();
   }
 

@@ -1,0 +1,298 @@
+// `make bench`: WeChat Pay APIv3 callbacks against a running gateway, durable SQLite store vs
+// verify-only (store off), same callbacks, same invocation. Prints throughput, latency
+// percentiles, peak RSS and the durable/verify-only ratio; exits non-zero if any callback was
+// not acknowledged or the store does not hold exactly what was acknowledged.
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "load_client.hpp"
+#include "sim/http_client.hpp"
+#include "sim/sandbox.hpp"
+#include "sim/wechatpay_v3.hpp"
+#include "support/db.hpp"
+#include "support/process.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using paygate::bench::LoadResult;
+using paygate::bench::run_load;
+namespace pt = paygate::testing;
+using pt::scalar;
+
+std::string raw_request(const std::string& method, const std::string& path,
+                        const std::vector<std::pair<std::string, std::string>>& headers,
+                        const std::string& body) {
+  std::string r = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  for (const auto& [k, v] : headers) r += k + ": " + v + "\r\n";
+  r += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  return r;
+}
+
+struct Run {
+  std::string name;
+  LoadResult load;
+  long peak_rss_kib = 0;
+  double mean_batch = 0;       // callbacks per durable commit
+  double mean_commit_ms = 0;   // one commit, fsync included
+  double server_cpu_us = 0;    // gateway CPU time per callback
+  double server_sys_us = 0;    // of which in the kernel
+};
+
+// Sum and count of a Prometheus histogram in the gateway's /metrics.
+std::pair<double, double> histogram_sum_count(const std::string& metrics, const std::string& name) {
+  auto value = [&](const std::string& key) {
+    const auto at = metrics.find("\n" + key + " ");
+    return at == std::string::npos ? 0.0 : std::stod(metrics.substr(at + key.size() + 2));
+  };
+  return {value(name + "_sum"), value(name + "_count")};
+}
+
+class Gateway {
+ public:
+  Gateway(std::string bin, fs::path dir) : bin_(std::move(bin)), dir_(std::move(dir)) {}
+  ~Gateway() { stop(SIGKILL); }
+  bool start(bool verify_only) {
+    fs::remove(dir_ / "port");
+    std::vector<std::string> args = {bin_, "serve", "--config", (dir_ / "paygate.toml").string(),
+                                     "--port-file", (dir_ / "port").string()};
+    if (verify_only) args.push_back("--verify-only");
+    pid_ = pt::spawn(args, (dir_ / "server.log").string());
+    return pt::wait_for_file(dir_ / "port", std::chrono::seconds(10));
+  }
+  uint16_t port() const { return static_cast<uint16_t>(std::stoi(pt::slurp(dir_ / "port"))); }
+  pid_t pid() const { return pid_; }
+  int stop(int sig) {
+    if (pid_ <= 0) return 0;
+    kill(pid_, sig);
+    const int rc = pt::wait_exit(pid_);
+    pid_ = 0;
+    return rc;
+  }
+
+ private:
+  std::string bin_;
+  fs::path dir_;
+  pid_t pid_ = 0;
+};
+
+json describe(const Run& r) {
+  return {{"mode", r.name},
+          {"callbacks", r.load.completed},
+          {"seconds", r.load.seconds},
+          {"per_second", r.load.per_second()},
+          {"p50_ms", r.load.percentile(0.50) / 1000.0},
+          {"p99_ms", r.load.percentile(0.99) / 1000.0},
+          {"max_ms", r.load.percentile(1.0) / 1000.0},
+          {"peak_rss_mib", r.peak_rss_kib / 1024.0},
+          {"server_cpu_us_per_callback", r.server_cpu_us},
+          {"server_kernel_us_per_callback", r.server_sys_us},
+          {"mean_commit_batch", r.mean_batch},
+          {"mean_commit_ms", r.mean_commit_ms}};
+}
+
+void print(const Run& r) {
+  std::printf("%-12s %9lld callbacks %7.2f s %9.0f /s   p50 %6.2f ms  p99 %6.2f ms  max %7.2f ms"
+              "   peak RSS %6.1f MiB   server CPU %4.0f us/callback (%3.0f%% kernel)\n",
+              r.name.c_str(), static_cast<long long>(r.load.completed), r.load.seconds,
+              r.load.per_second(), r.load.percentile(0.5) / 1000.0,
+              r.load.percentile(0.99) / 1000.0, r.load.percentile(1.0) / 1000.0,
+              r.peak_rss_kib / 1024.0, r.server_cpu_us,
+              r.server_cpu_us > 0 ? 100 * r.server_sys_us / r.server_cpu_us : 0.0);
+  if (r.mean_batch > 0) {
+    std::printf("             store: %.1f callbacks per commit on average, %.2f ms per commit\n",
+                r.mean_batch, r.mean_commit_ms);
+  }
+}
+
+bool all_status(const LoadResult& r, int status, int64_t count, const char* what) {
+  if (r.transport_errors == 0 && r.statuses.size() == 1 && r.statuses.begin()->first == status &&
+      r.completed == count) {
+    return true;
+  }
+  std::cerr << "bench: " << what << ": expected " << count << " x " << status << ", got";
+  for (const auto& [s, n] : r.statuses) std::cerr << " " << n << " x " << s;
+  std::cerr << " and " << r.transport_errors << " transport errors\n";
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"paygate callback benchmark: durable store vs verify-only"};
+  std::string bin;
+  int count = 60000;
+  int connections = 64;
+  int rounds = 2;
+  std::string json_out;
+  bool public_key_mode = false;
+  std::string only;
+  app.add_option("--binary", bin, "the paygate binary")->required();
+  app.add_option("--callbacks", count, "unique callbacks per run")->check(CLI::Range(1, 2000000));
+  app.add_option("--connections", connections, "keep-alive connections")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--rounds", rounds, "alternating durable/verify-only rounds; best of each")
+      ->check(CLI::Range(1, 10));
+  app.add_option("--json", json_out, "also write the results here");
+  app.add_flag("--public-key-mode", public_key_mode, "sign with the WeChat Pay public-key mode");
+  app.add_option("--only", only, "run one mode (for profiling): durable or verify-only")
+      ->check(CLI::IsMember({"durable", "verify-only"}));
+  CLI11_PARSE(app, argc, argv);
+
+  const fs::path root = fs::temp_directory_path() / ("paygate-bench-" + std::to_string(getpid()));
+  fs::remove_all(root);
+  const int port = pt::free_port();
+
+  // Callbacks are unique per round (the durable store dedupes), all signed up front.
+  std::printf("signing %d callbacks x %d rounds (RSA-2048, AES-256-GCM) ...\n", count, rounds);
+  std::fflush(stdout);
+  struct Prepared {
+    fs::path dir;
+    std::vector<std::string> orders, callbacks;
+  };
+  std::vector<Prepared> prepared(static_cast<std::size_t>(rounds));
+  for (int round = 0; round < rounds; ++round) {
+    auto& p = prepared[round];
+    p.dir = root / ("round" + std::to_string(round));
+    paygate::sim::InitOptions io;
+    io.dir = p.dir.string();
+    io.merchant = "bench";
+    io.listen = "127.0.0.1:" + std::to_string(port);
+    auto sb = paygate::sim::init_sandbox(io);
+    if (!sb) {
+      std::cerr << "bench: " << sb.error().detail << "\n";
+      return 1;
+    }
+    p.orders.resize(count);
+    p.callbacks.resize(count);
+    const std::string token = "Bearer " + sb->api_token;
+    std::atomic<int> next{0};
+    std::atomic<bool> failed{false};
+    auto worker = [&] {
+      for (int i; (i = next.fetch_add(1)) < count;) {
+        char otn[32];
+        std::snprintf(otn, sizeof otn, "BENCH-%d-%07d", round, i);
+        p.orders[i] = raw_request(
+            "POST", "/v1/orders",
+            {{"Authorization", token}, {"Content-Type", "application/json"}},
+            json{{"merchant", "bench"}, {"out_trade_no", otn}, {"amount", 100}}.dump());
+        paygate::sim::PaymentSpec spec;
+        spec.out_trade_no = otn;
+        spec.amount = 100;
+        auto n = paygate::sim::build_payment(*sb, spec, public_key_mode);
+        if (!n) {
+          failed = true;
+          return;
+        }
+        auto headers = paygate::sim::sign_headers(*sb, *n, std::time(nullptr));
+        headers.emplace_back("Content-Type", "application/json");
+        p.callbacks[i] = raw_request("POST", "/notify/wechatpay/v3/bench", headers, n->body);
+      }
+    };
+    std::vector<std::thread> signers;
+    for (unsigned t = 0; t < std::max(1u, std::thread::hardware_concurrency()); ++t) {
+      signers.emplace_back(worker);
+    }
+    for (auto& t : signers) t.join();
+    if (failed) {
+      std::cerr << "bench: cannot build callbacks\n";
+      return 1;
+    }
+  }
+
+  std::vector<Run> durable, verify_only;
+  bool ok = true;
+  for (int round = 0; round < rounds && ok; ++round) {
+    auto& p = prepared[round];
+    for (bool vo : {false, true}) {
+      if (!only.empty() && (only == "verify-only") != vo) continue;
+      Gateway gw(bin, p.dir);
+      if (!gw.start(vo)) {
+        std::cerr << "bench: gateway did not start: " << pt::slurp(p.dir / "server.log") << "\n";
+        return 1;
+      }
+      Run run{vo ? "verify-only" : "durable", {}, 0};
+      if (!vo) {
+        ok = all_status(run_load(gw.port(), p.orders, connections), 201, count, "order setup");
+      }
+      const auto cpu0 = pt::cpu_time(gw.pid());
+      run.load = run_load(gw.port(), p.callbacks, connections);
+      const auto cpu1 = pt::cpu_time(gw.pid());
+      run.server_cpu_us = 1e6 * (cpu1.total() - cpu0.total()) / count;
+      run.server_sys_us = 1e6 * (cpu1.system - cpu0.system) / count;
+      run.peak_rss_kib = pt::peak_rss_kib(gw.pid());
+      if (!vo) {
+        paygate::sim::HttpClient http;
+        const auto m = http.request(
+            "GET", "http://127.0.0.1:" + std::to_string(gw.port()) + "/metrics", {}, "",
+            std::chrono::seconds(5));
+        const auto [bsum, bcount] = histogram_sum_count(m.body, "paygate_store_commit_batch_size");
+        const auto [csum, ccount] = histogram_sum_count(m.body, "paygate_store_commit_seconds");
+        run.mean_batch = bcount > 0 ? bsum / bcount : 0;
+        run.mean_commit_ms = ccount > 0 ? 1000 * csum / ccount : 0;
+      }
+      ok = ok && all_status(run.load, 204, count, run.name.c_str());
+      ok = ok && gw.stop(SIGTERM) == 0;
+      print(run);
+      std::fflush(stdout);
+      (vo ? verify_only : durable).push_back(std::move(run));
+    }
+    // The durable run must have left exactly one applied effect per acknowledged callback.
+    if (only == "verify-only") continue;
+    const auto db = p.dir / "paygate.db";
+    const int64_t paid = scalar(db, "SELECT COUNT(*) FROM orders WHERE state = 'PAID'");
+    const int64_t outbox = scalar(db, "SELECT COUNT(*) FROM outbox");
+    const int64_t inbox = scalar(db, "SELECT COUNT(*) FROM inbox WHERE status = 'applied'");
+    if (paid != count || outbox != count || inbox != count) {
+      std::cerr << "bench: store holds " << paid << " paid orders, " << outbox
+                << " outbox events, " << inbox << " applied inbox rows; expected " << count
+                << "\n";
+      ok = false;
+    }
+  }
+  if (!ok) return 1;
+  if (!only.empty()) {
+    fs::remove_all(root);
+    return 0;
+  }
+
+  auto best = [](const std::vector<Run>& runs) {
+    return *std::max_element(runs.begin(), runs.end(), [](const Run& a, const Run& b) {
+      return a.load.per_second() < b.load.per_second();
+    });
+  };
+  const Run d = best(durable), v = best(verify_only);
+  const double ratio = d.load.per_second() / v.load.per_second();
+  const double p99 = d.load.percentile(0.99) / 1000.0;
+  const double rss = d.peak_rss_kib / 1024.0;
+  std::printf("\nbest of %d round(s), %d connections, %d callbacks each:\n", rounds, connections,
+              count);
+  print(d);
+  print(v);
+  std::printf("durable / verify-only throughput: %.2f (target >= 0.80)\n", ratio);
+  std::printf("durable throughput %.0f/s (target >= 15000), p99 %.2f ms (target <= 10), peak "
+              "RSS %.1f MiB (target <= 64)\n",
+              d.load.per_second(), p99, rss);
+  if (!json_out.empty()) {
+    json out = {{"connections", connections}, {"callbacks", count},   {"rounds", rounds},
+                {"durable", describe(d)},     {"verify_only", describe(v)},
+                {"ratio", ratio},             {"all_runs", json::array()}};
+    for (const auto& r : durable) out["all_runs"].push_back(describe(r));
+    for (const auto& r : verify_only) out["all_runs"].push_back(describe(r));
+    std::ofstream(json_out) << out.dump(2) << "\n";
+  }
+  fs::remove_all(root);
+  return 0;
+}

@@ -1,0 +1,26 @@
+#pragma once
+// A closed-loop HTTP/1.1 load generator: N keep-alive connections on one epoll thread, each
+// sending its next pre-built request as soon as the previous response is complete.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace paygate::bench {
+
+struct LoadResult {
+  int64_t completed = 0;
+  int64_t transport_errors = 0;  // connection reset/closed mid-request
+  std::map<int, int64_t> statuses;
+  double seconds = 0;
+  std::vector<uint32_t> latencies_us;  // sorted after run_load returns
+
+  double per_second() const { return seconds > 0 ? completed / seconds : 0; }
+  // q in [0, 1]; microseconds.
+  uint32_t percentile(double q) const;
+};
+
+// Sends every request exactly once (raw bytes, complete with headers) to 127.0.0.1:port.
+LoadResult run_load(uint16_t port, const std::vector<std::string>& requests, int connections);
+
+}  // namespace paygate::bench

@@ -1,0 +1,36 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace paygate::core {
+
+// Appends `s` as a JSON string literal. `s` must be valid UTF-8 (it comes from parsed JSON or
+// configuration); control characters, quotes and backslashes are escaped.
+void append_json_string(std::string& out, std::string_view s);
+
+// Compact JSON written straight into a string, for hot paths (inbox records, outbox payloads,
+// log lines) where building a DOM costs more than the work around it.
+class JsonOut {
+ public:
+  JsonOut& begin_object();
+  JsonOut& begin_object(std::string_view key);
+  JsonOut& begin_array(std::string_view key);
+  JsonOut& end_object();
+  JsonOut& end_array();
+  JsonOut& str(std::string_view key, std::string_view value);
+  JsonOut& num(std::string_view key, int64_t value);
+  JsonOut& null(std::string_view key);
+  // An empty string is written as null.
+  JsonOut& str_or_null(std::string_view key, std::string_view value) {
+    return value.empty() ? null(key) : str(key, value);
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  void key(std::string_view k);
+  std::string out_;
+  bool comma_ = false;
+};
+
+}  // namespace paygate::core

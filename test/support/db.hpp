@@ -1,0 +1,11 @@
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace paygate::testing {
+
+// The first column of the first row of `sql` on a read-only connection; -1 when there is none.
+int64_t scalar(const std::filesystem::path& db, const std::string& sql);
+
+}  // namespace paygate::testing
