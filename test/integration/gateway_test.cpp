@@ -1,6 +1,7 @@
 // End to end on 127.0.0.1: the real `paygate serve` with a SQLite file, `paygate sim` as
 // WeChat Pay, all through real processes and HTTP.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
@@ -228,6 +229,61 @@ TEST_F(Gateway, CrashDrillLosesNothing) {
                 1);
     }
   }
+}
+
+// A real lock on the database (another process's write transaction) makes the store fail:
+// the callback is answered 500, nothing is applied, and WeChat's retry applies it once later.
+TEST_F(Gateway, LockedDatabaseFailsSoTheProviderRetries) {
+  start();
+  register_orders("L", 1);
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(db().c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  const auto report = (dir_ / "locked.json").string();
+  pid_t sim = sim_pay("L-000001", 1, {"--time-scale", "0.01"}, report);
+  // The store's busy timeout is 2 s; hold the lock long enough for at least one attempt to fail.
+  std::this_thread::sleep_for(3500ms);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM inbox"), 0);
+  ASSERT_EQ(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  EXPECT_EQ(wait_exit(sim), 0) << slurp(dir_ / "sim.log");
+  auto rep = json::parse(slurp(report));
+  ASSERT_EQ(rep["deliveries"].size(), 1u);
+  EXPECT_TRUE(rep["deliveries"][0]["acked"].get<bool>());
+  EXPECT_GE(rep["deliveries"][0]["attempts"].get<int>(), 2);
+  paygate::sim::HttpClient c;
+  const auto metrics = c.request("GET", url("/metrics"), {}, "", 5s).body;
+  EXPECT_NE(metrics.find("paygate_callbacks_total{provider=\"wechatpay_v3\",outcome=\"error\"}"),
+            std::string::npos)
+      << metrics;
+  EXPECT_EQ(stop(SIGTERM), 0);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM orders WHERE state = 'PAID'"), 1);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM inbox"), 1);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox"), 1);
+}
+
+// SIGTERM under load: the gateway stops accepting, answers what is in flight, closes the store
+// and exits 0; whatever it acknowledged is stored, the rest is retried after the restart.
+TEST_F(Gateway, DrainUnderLoadLosesNothing) {
+  start();
+  const int kOrders = 1500;
+  register_orders("D", kOrders);
+  const auto report = (dir_ / "drain.json").string();
+  pid_t sim = sim_pay("D", kOrders, {"--concurrency", "16", "--time-scale", "0.01"}, report);
+  for (int i = 0; i < 500 && scalar(db(), "SELECT COUNT(*) FROM inbox") < 50; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(stop(SIGTERM), 0) << slurp(dir_ / "server.log");
+  // The drain really happened mid-load.
+  EXPECT_LT(scalar(db(), "SELECT COUNT(*) FROM inbox"), kOrders);
+  start();
+  EXPECT_EQ(wait_exit(sim), 0) << slurp(dir_ / "sim.log");
+  EXPECT_EQ(stop(SIGTERM), 0);
+  auto rep = json::parse(slurp(report));
+  EXPECT_EQ(rep["acked"], kOrders);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM orders WHERE state = 'PAID'"), kOrders);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM inbox"), kOrders);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox"), kOrders);
 }
 
 // Every notification vector through the `paygate verify` command line.
