@@ -47,17 +47,26 @@ struct Run {
   long peak_rss_kib = 0;
   double mean_batch = 0;       // callbacks per durable commit
   double mean_commit_ms = 0;   // one commit, fsync included
+  double wal_kib = 0;          // WAL bytes appended per callback, KiB
   double server_cpu_us = 0;    // gateway CPU time per callback
   double server_sys_us = 0;    // of which in the kernel
 };
 
-// Sum and count of a Prometheus histogram in the gateway's /metrics.
-std::pair<double, double> histogram_sum_count(const std::string& metrics, const std::string& name) {
+// The store's counters from the gateway's /metrics, to difference around one load.
+struct StoreFigures {
+  double units = 0, commits = 0, commit_seconds = 0, wal_bytes = 0;
+};
+
+StoreFigures store_figures(uint16_t port) {
+  paygate::sim::HttpClient http;
+  const auto m = http.request("GET", "http://127.0.0.1:" + std::to_string(port) + "/metrics", {},
+                              "", std::chrono::seconds(5));
   auto value = [&](const std::string& key) {
-    const auto at = metrics.find("\n" + key + " ");
-    return at == std::string::npos ? 0.0 : std::stod(metrics.substr(at + key.size() + 2));
+    const auto at = m.body.find("\n" + key + " ");
+    return at == std::string::npos ? 0.0 : std::stod(m.body.substr(at + key.size() + 2));
   };
-  return {value(name + "_sum"), value(name + "_count")};
+  return {value("paygate_store_commit_batch_size_sum"), value("paygate_store_commit_batch_size_count"),
+          value("paygate_store_commit_seconds_sum"), value("paygate_store_wal_bytes_total")};
 }
 
 class Gateway {
@@ -100,7 +109,8 @@ json describe(const Run& r) {
           {"server_cpu_us_per_callback", r.server_cpu_us},
           {"server_kernel_us_per_callback", r.server_sys_us},
           {"mean_commit_batch", r.mean_batch},
-          {"mean_commit_ms", r.mean_commit_ms}};
+          {"mean_commit_ms", r.mean_commit_ms},
+          {"wal_kib_per_unit", r.wal_kib}};
 }
 
 void print(const Run& r) {
@@ -112,8 +122,9 @@ void print(const Run& r) {
               r.peak_rss_kib / 1024.0, r.server_cpu_us,
               r.server_cpu_us > 0 ? 100 * r.server_sys_us / r.server_cpu_us : 0.0);
   if (r.mean_batch > 0) {
-    std::printf("             store: %.1f callbacks per commit on average, %.2f ms per commit\n",
-                r.mean_batch, r.mean_commit_ms);
+    std::printf("             store: %.1f units per commit, %.2f ms per commit until durable, "
+                "%.1f KiB of WAL per unit\n",
+                r.mean_batch, r.mean_commit_ms, r.wal_kib);
   }
 }
 
@@ -139,6 +150,7 @@ int main(int argc, char** argv) {
   std::string json_out;
   bool public_key_mode = false;
   std::string only;
+  bool keep = false;
   app.add_option("--binary", bin, "the paygate binary")->required();
   app.add_option("--callbacks", count, "unique callbacks per run")->check(CLI::Range(1, 2000000));
   app.add_option("--connections", connections, "keep-alive connections")
@@ -149,6 +161,7 @@ int main(int argc, char** argv) {
   app.add_flag("--public-key-mode", public_key_mode, "sign with the WeChat Pay public-key mode");
   app.add_option("--only", only, "run one mode (for profiling): durable or verify-only")
       ->check(CLI::IsMember({"durable", "verify-only"}));
+  app.add_flag("--keep", keep, "keep the gateways' data folders and logs (printed at the end)");
   CLI11_PARSE(app, argc, argv);
 
   const fs::path root = fs::temp_directory_path() / ("paygate-bench-" + std::to_string(getpid()));
@@ -227,6 +240,7 @@ int main(int argc, char** argv) {
       if (!vo) {
         ok = all_status(run_load(gw.port(), p.orders, connections), 201, count, "order setup");
       }
+      const StoreFigures before = vo ? StoreFigures{} : store_figures(gw.port());
       const auto cpu0 = pt::cpu_time(gw.pid());
       run.load = run_load(gw.port(), p.callbacks, connections);
       const auto cpu1 = pt::cpu_time(gw.pid());
@@ -234,14 +248,13 @@ int main(int argc, char** argv) {
       run.server_sys_us = 1e6 * (cpu1.system - cpu0.system) / count;
       run.peak_rss_kib = pt::peak_rss_kib(gw.pid());
       if (!vo) {
-        paygate::sim::HttpClient http;
-        const auto m = http.request(
-            "GET", "http://127.0.0.1:" + std::to_string(gw.port()) + "/metrics", {}, "",
-            std::chrono::seconds(5));
-        const auto [bsum, bcount] = histogram_sum_count(m.body, "paygate_store_commit_batch_size");
-        const auto [csum, ccount] = histogram_sum_count(m.body, "paygate_store_commit_seconds");
-        run.mean_batch = bcount > 0 ? bsum / bcount : 0;
-        run.mean_commit_ms = ccount > 0 ? 1000 * csum / ccount : 0;
+        const StoreFigures after = store_figures(gw.port());
+        const double commits = after.commits - before.commits;
+        if (commits > 0) {
+          run.mean_batch = (after.units - before.units) / commits;
+          run.mean_commit_ms = 1000 * (after.commit_seconds - before.commit_seconds) / commits;
+        }
+        run.wal_kib = (after.wal_bytes - before.wal_bytes) / 1024.0 / count;
       }
       ok = ok && all_status(run.load, 204, count, run.name.c_str());
       ok = ok && gw.stop(SIGTERM) == 0;
@@ -264,7 +277,11 @@ int main(int argc, char** argv) {
   }
   if (!ok) return 1;
   if (!only.empty()) {
-    fs::remove_all(root);
+    if (keep) {
+      std::printf("kept %s\n", root.c_str());
+    } else {
+      fs::remove_all(root);
+    }
     return 0;
   }
 
@@ -293,6 +310,10 @@ int main(int argc, char** argv) {
     for (const auto& r : verify_only) out["all_runs"].push_back(describe(r));
     std::ofstream(json_out) << out.dump(2) << "\n";
   }
-  fs::remove_all(root);
+  if (keep) {
+    std::printf("kept %s\n", root.c_str());
+  } else {
+    fs::remove_all(root);
+  }
   return 0;
 }

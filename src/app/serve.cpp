@@ -27,8 +27,9 @@ int serve(const std::string& config_path, bool verify_only, const std::string& p
   if (!verify_only) {
     store::SqliteOptions so;
     so.path = settings->sqlite_path;
-    so.on_commit = [&metrics](int batch, double secs, bool ok) {
+    so.on_commit = [&metrics](int batch, int64_t wal_bytes, double secs, bool ok) {
       metrics.commit_batch_size.observe({}, batch);
+      metrics.wal_bytes.inc({}, static_cast<double>(wal_bytes));
       metrics.commit_seconds.observe({}, secs);
       metrics.commits.inc({ok ? "ok" : "failed"});
     };

@@ -161,6 +161,8 @@ Metrics::Metrics(Registry& r)
                                  {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})),
       commits(r.counter("paygate_store_commits_total", "Batched commits by result.",
                         {"result"})),
+      wal_bytes(r.counter("paygate_store_wal_bytes_total",
+                          "Bytes of database pages appended to the SQLite WAL by commits.", {})),
       http_requests(r.counter("paygate_http_requests_total", "HTTP requests by route and status.",
                               {"route", "status"})) {}
 

@@ -87,6 +87,7 @@ struct Metrics {
   Histogram& commit_batch_size;  //
   Histogram& commit_seconds;     //
   Counter& commits;              // result
+  Counter& wal_bytes;            //
   Counter& http_requests;        // route, status
 };
 

@@ -291,7 +291,10 @@ struct Committed {
   std::vector<Pending> units;
   std::vector<Result<void>> results;
   std::chrono::steady_clock::time_point started;
+  int64_t wal_bytes = 0;  // appended to the WAL by the commit
 };
+
+constexpr int kCheckpointPages = 4000;
 
 class SqliteStore final : public Store {
  public:
@@ -301,6 +304,24 @@ class SqliteStore final : public Store {
         writer_(std::move(writer)),
         reader_(std::move(reader)),
         wal_fd_(wal_fd) {
+    if (auto st = writer_->prepare("PRAGMA page_size"); st && (*st)->step() == SQLITE_ROW) {
+      page_size_ = (*st)->i64(0);
+    }
+    writer_->reset_all();
+    // Replaces SQLite's auto-checkpoint hook: counts the pages each commit appends, and
+    // checkpoints at the same threshold the default hook would.
+    sqlite3_wal_hook(
+        writer_->raw(),
+        [](void* self, sqlite3* db, const char* name, int frames) {
+          auto* store = static_cast<SqliteStore*>(self);
+          store->wal_pages_ += frames >= store->wal_frames_ ? frames - store->wal_frames_ : frames;
+          store->wal_frames_ = frames;
+          if (frames >= kCheckpointPages) {
+            sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+          }
+          return SQLITE_OK;
+        },
+        this);
     syncer_ = std::thread([this] {
       pthread_setname_np(pthread_self(), "paygate-fsync");
       sync_loop();
@@ -532,10 +553,12 @@ class SqliteStore final : public Store {
 
   void commit() {
     Db& db = *writer_;
+    wal_pages_ = 0;
     auto r = db.run("COMMIT");
     db.reset_all();
     Committed c = std::move(open_);
     open_ = Committed{};
+    c.wal_bytes = int64_t{wal_pages_} * page_size_;
     {
       std::lock_guard lock(mu_);
       txn_active_ = false;
@@ -602,7 +625,9 @@ class SqliteStore final : public Store {
   void complete(Committed& c, bool ok) {
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - c.started).count();
-    if (options_.on_commit) options_.on_commit(static_cast<int>(c.units.size()), secs, ok);
+    if (options_.on_commit) {
+      options_.on_commit(static_cast<int>(c.units.size()), c.wal_bytes, secs, ok);
+    }
     for (std::size_t i = 0; i < c.units.size(); ++i) c.units[i].done(std::move(c.results[i]));
   }
 
@@ -616,6 +641,9 @@ class SqliteStore final : public Store {
   bool closing_ = false;
   std::thread thread_;
   int wal_fd_;
+  int wal_frames_ = 0;  // WAL size after the last commit (writer thread only)
+  int wal_pages_ = 0;   // appended by the current commit (writer thread only)
+  int64_t page_size_ = 4096;
   Committed open_;            // the writer's open transaction (writer thread only)
   bool txn_active_ = false;   // guarded by mu_ (read by the writer's wait)
   bool sync_busy_ = false;    // a commit is waiting for its fsync; guarded by mu_
@@ -632,9 +660,10 @@ Result<std::unique_ptr<Store>> open_sqlite_store(SqliteOptions options) {
   if (!writer) return tl::unexpected(writer.error());
   // synchronous=NORMAL: a commit does not wait for the disk; the syncer fdatasyncs the WAL
   // before anything is acknowledged, which together is as durable as synchronous=FULL.
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
-                             "PRAGMA foreign_keys=ON", "PRAGMA wal_autocheckpoint=4000",
-                             "PRAGMA cache_size=-16384"}) {
+  for (const char* pragma : {// Small pages: a callback's index entries land on random pages, and every page a commit
+       // touches goes to the WAL whole (measured: 2 KiB beats 1 KiB and 4 KiB here).
+       "PRAGMA page_size=2048", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+                             "PRAGMA foreign_keys=ON", "PRAGMA cache_size=-16384"}) {
     if (auto r = (*writer)->exec(pragma); !r) return tl::unexpected(r.error());
   }
   if (auto r = (*writer)->exec(sqlite::kSchemaV1); !r) return tl::unexpected(r.error());

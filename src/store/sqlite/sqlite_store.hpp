@@ -12,8 +12,9 @@ struct SqliteOptions {
   std::string path;
   int max_batch = 512;             // most transactions folded into one commit
   int busy_timeout_ms = 2000;      // a locked database fails well inside the providers' 5 s
-  // Observes each commit: how many units of work it carried and how long it took until durable.
-  std::function<void(int batch, double seconds, bool ok)> on_commit;
+  // Observes each commit: units of work it carried, bytes it appended to the WAL, and how long
+  // it took until durable.
+  std::function<void(int batch, int64_t wal_bytes, double seconds, bool ok)> on_commit;
 };
 
 // Embedded store: one writer thread batches queued work into one commit (a savepoint per unit);
