@@ -7,6 +7,9 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include <memory>
+#include <unordered_map>
+
 namespace paygate::crypto {
 namespace {
 
@@ -47,6 +50,28 @@ const EVP_MD* sha256_md() {
   return md;
 }
 
+struct PkeyCtxFree {
+  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
+};
+
+// A verify context per key and thread, set up once: building one costs OpenSSL 3 more than
+// the RSA operation itself. A context holds a reference on its key, so an address in the
+// cache cannot be reused by another key while cached.
+EVP_PKEY_CTX* verify_ctx(EVP_PKEY* key) {
+  thread_local std::unordered_map<const EVP_PKEY*, std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>>
+      cache;
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second.get();
+  if (cache.size() >= 64) cache.clear();  // keys come from config; tests make many
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
+  if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1 ||
+      EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1 ||
+      EVP_PKEY_CTX_set_signature_md(ctx.get(), sha256_md()) != 1) {
+    return nullptr;
+  }
+  return cache.emplace(key, std::move(ctx)).first->second.get();
+}
+
 }  // namespace
 
 core::Result<PublicKey> PublicKey::from_pem(std::string_view pem) {
@@ -74,14 +99,15 @@ core::Result<PublicKey> PublicKey::from_pem(std::string_view pem) {
 
 bool PublicKey::verify_sha256(std::string_view message, std::string_view signature) const {
   if (!key_ || signature.empty()) return false;
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok = EVP_DigestVerifyInit(ctx, nullptr, sha256_md(), nullptr, key_.get()) == 1 &&
-            EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()),
-                             signature.size(),
-                             reinterpret_cast<const unsigned char*>(message.data()),
-                             message.size()) == 1;
-  EVP_MD_CTX_free(ctx);
-  return ok;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  if (EVP_Digest(message.data(), message.size(), digest, &digest_len, sha256_md(), nullptr) != 1) {
+    return false;
+  }
+  EVP_PKEY_CTX* ctx = verify_ctx(key_.get());
+  return ctx != nullptr &&
+         EVP_PKEY_verify(ctx, reinterpret_cast<const unsigned char*>(signature.data()),
+                         signature.size(), digest, digest_len) == 1;
 }
 
 std::string PublicKey::to_pem() const {

@@ -20,8 +20,7 @@ struct InboundRequest {
 
 // A callback that passed authentication and decoding.
 struct Notification {
-  core::PaymentEvent event;
-  std::string decoded_json;  // the decrypted resource minus personal data, kept for audit/re-drive
+  core::PaymentEvent event;  // carries no payer data
 };
 
 // What the pipeline concluded; the adapter turns it into the provider's exact ack.

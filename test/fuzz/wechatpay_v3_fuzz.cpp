@@ -80,8 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // The parsers behind the signature check, reached directly.
   if (auto env = wx::parse_envelope(body)) {
-    std::string redacted;
-    (void)wx::parse_resource(*env, body, &redacted);
+    (void)wx::parse_resource(*env, body);
   }
   (void)crypto::base64_decode(body);
   (void)wx::decode_certificate_download(body, f.apiv3_key);

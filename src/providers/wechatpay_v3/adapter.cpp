@@ -88,7 +88,7 @@ core::Result<Notification> Adapter::accept(const InboundRequest& req, int64_t no
                                          env->associated_data, *ct);
   if (!plain) return tl::unexpected(plain.error());
   Notification n;
-  auto ev = parse_resource(*env, *plain, &n.decoded_json);
+  auto ev = parse_resource(*env, *plain);
   if (!ev) return tl::unexpected(ev.error());
   n.event = std::move(*ev);
   return n;
@@ -151,7 +151,7 @@ Inspection Adapter::inspect(const InboundRequest& req, int64_t now) const {
   }
   r.decrypt_ok = true;
   r.plaintext = *plain;
-  auto ev = parse_resource(*env, *plain, nullptr);
+  auto ev = parse_resource(*env, *plain);
   if (ev) {
     r.parse_ok = true;
     r.event = std::move(*ev);

@@ -53,8 +53,7 @@ core::Result<Envelope> parse_envelope(std::string_view body) {
 }
 
 core::Result<core::PaymentEvent> parse_resource(const Envelope& envelope,
-                                                std::string_view plaintext,
-                                                std::string* redacted) {
+                                                std::string_view plaintext) {
   json doc = json::parse(plaintext, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) {
     return fail(ErrorCode::kMalformed, "resource is not a JSON object");
@@ -113,10 +112,6 @@ core::Result<core::PaymentEvent> parse_resource(const Envelope& envelope,
     ev.refund_amount = *refund;
   } else {
     return fail(ErrorCode::kUnsupportedEvent, "event_type " + envelope.event_type);
-  }
-  if (redacted != nullptr) {
-    doc.erase("payer");  // personal data stays out of storage and logs
-    *redacted = doc.dump();
   }
   return ev;
 }

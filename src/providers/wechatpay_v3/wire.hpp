@@ -20,10 +20,9 @@ struct Envelope {
 
 [[nodiscard]] core::Result<Envelope> parse_envelope(std::string_view body);
 
-// Maps a decrypted resource to a domain event; unknown statuses never become "paid".
-// `redacted` receives the resource without payer data, for storage.
+// Maps a decrypted resource to a domain event (which carries no payer data); unknown statuses
+// never become "paid".
 [[nodiscard]] core::Result<core::PaymentEvent> parse_resource(const Envelope& envelope,
-                                                              std::string_view plaintext,
-                                                              std::string* redacted);
+                                                              std::string_view plaintext);
 
 }  // namespace paygate::providers::wechatpay_v3

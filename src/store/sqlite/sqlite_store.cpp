@@ -294,34 +294,47 @@ struct Committed {
   int64_t wal_bytes = 0;  // appended to the WAL by the commit
 };
 
-constexpr int kCheckpointPages = 4000;
+constexpr int kCheckpointPages = 4000;       // WAL pages before a background checkpoint
+constexpr int kHardCheckpointPages = 16000;  // and before the writer checkpoints inline
 
 class SqliteStore final : public Store {
  public:
   SqliteStore(SqliteOptions options, std::unique_ptr<Db> writer, std::unique_ptr<Db> reader,
-              int wal_fd)
+              std::unique_ptr<Db> checkpointer, int wal_fd)
       : options_(std::move(options)),
         writer_(std::move(writer)),
         reader_(std::move(reader)),
+        checkpointer_(std::move(checkpointer)),
         wal_fd_(wal_fd) {
     if (auto st = writer_->prepare("PRAGMA page_size"); st && (*st)->step() == SQLITE_ROW) {
       page_size_ = (*st)->i64(0);
     }
     writer_->reset_all();
-    // Replaces SQLite's auto-checkpoint hook: counts the pages each commit appends, and
-    // checkpoints at the same threshold the default hook would.
+    // Replaces SQLite's auto-checkpoint hook: counts the pages each commit appends; past the
+    // soft limit the checkpointer thread copies the WAL into the database while the writer
+    // goes on. Under sustained load that copy never catches up with the newest frames, so the
+    // WAL cannot start over; past the hard limit the writer finishes the (by then short) copy
+    // itself, which lets the next transaction restart the WAL from its beginning.
     sqlite3_wal_hook(
         writer_->raw(),
         [](void* self, sqlite3* db, const char* name, int frames) {
           auto* store = static_cast<SqliteStore*>(self);
           store->wal_pages_ += frames >= store->wal_frames_ ? frames - store->wal_frames_ : frames;
           store->wal_frames_ = frames;
-          if (frames >= kCheckpointPages) {
+          if (frames >= kHardCheckpointPages) {
             sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+          } else if (frames >= kCheckpointPages) {
+            std::lock_guard lock(store->mu_);
+            store->checkpoint_wanted_ = true;
+            store->checkpoint_cv_.notify_one();
           }
           return SQLITE_OK;
         },
         this);
+    checkpoint_thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "paygate-ckpt");
+      checkpoint_loop();
+    });
     syncer_ = std::thread([this] {
       pthread_setname_np(pthread_self(), "paygate-fsync");
       sync_loop();
@@ -359,6 +372,13 @@ class SqliteStore final : public Store {
       sync_cv_.notify_one();
     }
     if (syncer_.joinable()) syncer_.join();
+    {
+      std::lock_guard lock(mu_);
+      checkpoint_closing_ = true;
+      checkpoint_cv_.notify_one();
+    }
+    if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+    checkpointer_.reset();
     if (wal_fd_ >= 0) ::close(wal_fd_);
     wal_fd_ = -1;
     std::lock_guard rlock(read_mu_);
@@ -595,6 +615,19 @@ class SqliteStore final : public Store {
     complete(c, false);
   }
 
+  void checkpoint_loop() {
+    for (;;) {
+      {
+        std::unique_lock lock(mu_);
+        checkpoint_cv_.wait(lock, [&] { return checkpoint_closing_ || checkpoint_wanted_; });
+        if (checkpoint_closing_) return;
+        checkpoint_wanted_ = false;
+      }
+      sqlite3_wal_checkpoint_v2(checkpointer_->raw(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                nullptr);
+    }
+  }
+
   // One fdatasync of the WAL covers every batch committed before it started.
   void sync_loop() {
     std::vector<Committed> ready;
@@ -640,6 +673,11 @@ class SqliteStore final : public Store {
   std::deque<Pending> queue_;
   bool closing_ = false;
   std::thread thread_;
+  std::unique_ptr<Db> checkpointer_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_wanted_ = false;  // guarded by mu_
+  bool checkpoint_closing_ = false;  // guarded by mu_
+  std::thread checkpoint_thread_;
   int wal_fd_;
   int wal_frames_ = 0;  // WAL size after the last commit (writer thread only)
   int wal_pages_ = 0;   // appended by the current commit (writer thread only)
@@ -686,12 +724,20 @@ Result<std::unique_ptr<Store>> open_sqlite_store(SqliteOptions options) {
     return fail(ErrorCode::kStoreUnavailable, "cannot fsync " + wal);
   }
   auto reader = Db::open(options.path, true, options.busy_timeout_ms);
-  if (!reader) {
-    ::close(wal_fd);
-    return tl::unexpected(reader.error());
+  auto checkpointer = Db::open(options.path, false, options.busy_timeout_ms);
+  if (checkpointer) {
+    // NORMAL: a checkpoint syncs the WAL before copying and the database after.
+    if (auto r = (*checkpointer)->exec("PRAGMA synchronous=NORMAL"); !r) {
+      checkpointer = tl::unexpected(r.error());
+    }
   }
-  return std::unique_ptr<Store>(
-      new SqliteStore(std::move(options), std::move(*writer), std::move(*reader), wal_fd));
+  if (!reader || !checkpointer) {
+    ::close(wal_fd);
+    return tl::unexpected(!reader ? reader.error() : checkpointer.error());
+  }
+  return std::unique_ptr<Store>(new SqliteStore(std::move(options), std::move(*writer),
+                                                std::move(*reader), std::move(*checkpointer),
+                                                wal_fd));
 }
 
 }  // namespace paygate::store
