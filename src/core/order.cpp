@@ -34,6 +34,7 @@ std::string_view to_string(EventKind k) {
   switch (k) {
     case EventKind::kPaymentSucceeded: return "payment.succeeded";
     case EventKind::kPaymentClosed: return "payment.closed";
+    case EventKind::kPaymentWaiting: return "payment.waiting";
     case EventKind::kRefundSucceeded: return "refund.succeeded";
     case EventKind::kRefundAbnormal: return "refund.abnormal";
     case EventKind::kRefundClosed: return "refund.closed";

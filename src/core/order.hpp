@@ -48,6 +48,7 @@ struct Refund {
 enum class EventKind {
   kPaymentSucceeded,
   kPaymentClosed,
+  kPaymentWaiting,  // created, not paid yet (Alipay WAIT_BUYER_PAY): recorded, changes nothing
   kRefundSucceeded,
   kRefundAbnormal,
   kRefundClosed,
@@ -71,6 +72,9 @@ struct PaymentEvent {
   std::string out_refund_no;
   std::string refund_id;
   int64_t refund_amount = 0;
+  // The provider states the order's refunded total after this refund (Alipay's refund_fee)
+  // rather than this refund's own amount.
+  bool refund_cumulative = false;
 
   // The dedupe key of the business fact, independent of the notification id.
   std::string business_key() const;

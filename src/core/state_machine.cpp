@@ -70,16 +70,20 @@ Decision on_refund_succeeded(const Order& o, const PaymentEvent& e, const Refund
   if (e.refund_amount <= 0) {
     return anomaly(o, ErrorCode::kAmountMismatch, "refund amount is not positive");
   }
-  const int64_t total = o.refunded + e.refund_amount;
+  const int64_t amount = e.refund_cumulative ? e.refund_amount - o.refunded : e.refund_amount;
+  if (amount <= 0) return noop(o, "refunded total already recorded");
+  const int64_t total = o.refunded + amount;
   if (total > o.amount) {
     return anomaly(o, ErrorCode::kRefundExceedsPaid, "refunds exceed the paid amount");
   }
   const auto next = total == o.amount ? OrderState::kRefunded : OrderState::kPartiallyRefunded;
-  return apply(next, total, "refund.succeeded", RefundStatus::kSucceeded);
+  Decision d = apply(next, total, "refund.succeeded", RefundStatus::kSucceeded);
+  d.refund_amount = amount;
+  return d;
 }
 
-Decision on_refund_failed(const Order& o, const Refund* r, RefundStatus status,
-                          std::string event) {
+Decision on_refund_failed(const Order& o, const PaymentEvent& e, const Refund* r,
+                          RefundStatus status, std::string event) {
   if (r != nullptr && r->status == RefundStatus::kSucceeded) {
     return noop(o, "refund already succeeded; failure report is stale");
   }
@@ -87,7 +91,9 @@ Decision on_refund_failed(const Order& o, const Refund* r, RefundStatus status,
   if (!is_paid(o.state)) {
     return anomaly(o, ErrorCode::kIllegalTransition, "refund for an order that is not paid");
   }
-  return apply(o.state, o.refunded, std::move(event), status);
+  Decision d = apply(o.state, o.refunded, std::move(event), status);
+  d.refund_amount = e.refund_cumulative ? 0 : e.refund_amount;
+  return d;
 }
 
 }  // namespace
@@ -101,9 +107,13 @@ Decision decide(const Order& order, const PaymentEvent& event, const Refund* exi
     case EventKind::kRefundSucceeded:
       return on_refund_succeeded(order, event, existing_refund);
     case EventKind::kRefundAbnormal:
-      return on_refund_failed(order, existing_refund, RefundStatus::kAbnormal, "refund.abnormal");
+      return on_refund_failed(order, event, existing_refund, RefundStatus::kAbnormal,
+                              "refund.abnormal");
     case EventKind::kRefundClosed:
-      return on_refund_failed(order, existing_refund, RefundStatus::kClosed, "refund.closed");
+      return on_refund_failed(order, event, existing_refund, RefundStatus::kClosed,
+                              "refund.closed");
+    case EventKind::kPaymentWaiting:
+      return noop(order, "payment not made yet");
   }
   return anomaly(order, ErrorCode::kInternal, "unknown event");
 }

@@ -18,6 +18,7 @@ struct Decision {
   OrderState next = OrderState::kPending;
   int64_t refunded = 0;                    // order's refunded total after the event
   std::optional<RefundStatus> refund;      // refund record to write, if any
+  int64_t refund_amount = 0;               // that record's own amount
   std::string outbox_event;                // "order.paid", "refund.succeeded", ...
   ErrorCode anomaly = ErrorCode::kInternal;
   std::string reason;                      // log-only explanation

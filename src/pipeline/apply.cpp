@@ -41,6 +41,7 @@ struct Plan {
   core::Order order;
   core::OrderState from = core::OrderState::kPending;
   std::optional<core::RefundStatus> refund;
+  int64_t refund_amount = 0;
   std::string outbox_event;
 };
 
@@ -88,6 +89,7 @@ Result<Plan> plan_event(store::Tx& tx, const core::PaymentEvent& e, const Identi
   }
   p.order = std::move(order);
   p.refund = d.refund;
+  p.refund_amount = d.refund_amount;
   p.outbox_event = d.outbox_event;
   return p;
 }
@@ -99,8 +101,8 @@ Result<void> write_plan(store::Tx& tx, const Plan& p, int64_t inbox_id,
   const core::Order& order = p.order;
   if (auto r = tx.update_order(order); !r) return r;
   if (p.refund) {
-    core::Refund rec{id.merchant, order.out_trade_no, e.out_refund_no, e.refund_id,
-                     e.refund_amount, *p.refund,  e.success_time};
+    core::Refund rec{id.merchant,    order.out_trade_no, e.out_refund_no, e.refund_id,
+                     p.refund_amount, *p.refund,        e.success_time};
     if (auto r = tx.upsert_refund(rec); !r) return r;
   }
   store::Transition t{id.merchant,    order.out_trade_no, std::string(core::to_string(p.from)),

@@ -12,6 +12,7 @@ namespace {
 
 std::optional<core::EventKind> parse_kind(const std::string& s) {
   for (auto k : {core::EventKind::kPaymentSucceeded, core::EventKind::kPaymentClosed,
+                 core::EventKind::kPaymentWaiting,
                  core::EventKind::kRefundSucceeded, core::EventKind::kRefundAbnormal,
                  core::EventKind::kRefundClosed}) {
     if (core::to_string(k) == s) return k;
@@ -58,8 +59,9 @@ std::string event_to_json(const core::PaymentEvent& e) {
       .str("success_time", e.success_time)
       .str("out_refund_no", e.out_refund_no)
       .str("refund_id", e.refund_id)
-      .num("refund_amount", e.refund_amount)
-      .end_object();
+      .num("refund_amount", e.refund_amount);
+  if (e.refund_cumulative) j.num("refund_cumulative", 1);
+  j.end_object();
   return j.take();
 }
 
@@ -85,6 +87,7 @@ core::Result<core::PaymentEvent> event_from_json(std::string_view text) {
   e.out_refund_no = j.value("out_refund_no", "");
   e.refund_id = j.value("refund_id", "");
   e.refund_amount = j.value("refund_amount", int64_t{0});
+  e.refund_cumulative = j.value("refund_cumulative", int64_t{0}) == 1;
   return e;
 }
 

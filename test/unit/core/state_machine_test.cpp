@@ -83,6 +83,12 @@ const Row kTable[] = {
     {OrderState::kPartiallyRefunded, 300, EventKind::kRefundClosed, 300, &kSucceeded, K::kNoop, OrderState::kPartiallyRefunded, ""},
     {OrderState::kRefunded, 1000, EventKind::kRefundClosed, 300, nullptr, K::kApply, OrderState::kRefunded, "refund.closed"},
     {OrderState::kClosed, 0, EventKind::kRefundClosed, 300, nullptr, K::kAnomaly, OrderState::kClosed, ""},
+    // payment waiting (Alipay WAIT_BUYER_PAY): never changes anything
+    {OrderState::kPending, 0, EventKind::kPaymentWaiting, 0, nullptr, K::kNoop, OrderState::kPending, ""},
+    {OrderState::kPaid, 0, EventKind::kPaymentWaiting, 0, nullptr, K::kNoop, OrderState::kPaid, ""},
+    {OrderState::kPartiallyRefunded, 300, EventKind::kPaymentWaiting, 0, nullptr, K::kNoop, OrderState::kPartiallyRefunded, ""},
+    {OrderState::kRefunded, 1000, EventKind::kPaymentWaiting, 0, nullptr, K::kNoop, OrderState::kRefunded, ""},
+    {OrderState::kClosed, 0, EventKind::kPaymentWaiting, 0, nullptr, K::kNoop, OrderState::kClosed, ""},
 };
 
 TEST(StateMachine, Table) {
@@ -104,7 +110,7 @@ TEST(StateMachine, EveryStateEventPairIsCovered) {
   for (auto s : {OrderState::kPending, OrderState::kPaid, OrderState::kPartiallyRefunded,
                  OrderState::kRefunded, OrderState::kClosed}) {
     for (auto e : {EventKind::kPaymentSucceeded, EventKind::kPaymentClosed,
-                   EventKind::kRefundSucceeded, EventKind::kRefundAbnormal,
+                   EventKind::kPaymentWaiting, EventKind::kRefundSucceeded, EventKind::kRefundAbnormal,
                    EventKind::kRefundClosed}) {
       bool found = false;
       for (const auto& row : kTable) found |= row.state == s && row.event == e;
@@ -118,6 +124,29 @@ TEST(StateMachine, SecondPaymentWithOtherTransactionIsAnomaly) {
                   nullptr);
   EXPECT_EQ(d.kind, K::kAnomaly);
   EXPECT_EQ(d.anomaly, ErrorCode::kIllegalTransition);
+}
+
+// Alipay states the refunded total, not the refund's own amount.
+TEST(StateMachine, CumulativeRefundTotals) {
+  auto o = order_in(OrderState::kPaid);
+  auto e = event(EventKind::kRefundSucceeded, 400);
+  e.refund_cumulative = true;
+  auto d1 = decide(o, e, nullptr);
+  ASSERT_EQ(d1.kind, K::kApply);
+  EXPECT_EQ(d1.refund_amount, 400);
+  EXPECT_EQ(d1.refunded, 400);
+  o.state = d1.next;
+  o.refunded = d1.refunded;
+  e.out_refund_no = "R2";
+  e.refund_amount = 1000;  // total after the second refund
+  auto d2 = decide(o, e, nullptr);
+  ASSERT_EQ(d2.kind, K::kApply);
+  EXPECT_EQ(d2.refund_amount, 600);
+  EXPECT_EQ(d2.next, OrderState::kRefunded);
+  e.refund_amount = 400;  // a total already passed
+  EXPECT_EQ(decide(o, e, nullptr).kind, K::kNoop);
+  e.refund_amount = 1001;
+  EXPECT_EQ(decide(o, e, nullptr).anomaly, ErrorCode::kRefundExceedsPaid);
 }
 
 TEST(StateMachine, RefundsAccumulate) {

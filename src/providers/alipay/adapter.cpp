@@ -1,0 +1,122 @@
+#include "providers/alipay/adapter.hpp"
+
+#include <algorithm>
+
+#include "core/money.hpp"
+#include "crypto/digest.hpp"
+#include "crypto/encoding.hpp"
+
+namespace paygate::providers::alipay {
+namespace {
+
+using core::ErrorCode;
+using core::EventKind;
+using core::fail;
+
+std::string value_or_empty(const FormParams& p, std::string_view name) {
+  const std::string* v = form_value(p, name);
+  return v ? *v : std::string();
+}
+
+}  // namespace
+
+std::string cert_sn(const crypto::CertificateInfo& cert) {
+  return crypto::hex_lower(crypto::md5(cert.issuer_rfc2253 + cert.serial_decimal));
+}
+
+std::string root_cert_sn(const std::vector<crypto::CertificateInfo>& roots) {
+  std::string out;
+  for (const auto& c : roots) {
+    if (c.signature_algorithm_oid.rfind("1.2.840.113549.1.1", 0) != 0) continue;
+    if (!out.empty()) out += '_';
+    out += cert_sn(c);
+  }
+  return out;
+}
+
+std::string notify_sign_content(const FormParams& params) {
+  std::vector<const std::pair<std::string, std::string>*> kept;
+  for (const auto& p : params) {
+    if (p.first == "sign" || p.first == "sign_type" || p.second.empty()) continue;
+    kept.push_back(&p);
+  }
+  std::sort(kept.begin(), kept.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  std::string out;
+  for (const auto* p : kept) {
+    if (!out.empty()) out += '&';
+    out += p->first;
+    out += '=';
+    out += p->second;
+  }
+  return out;
+}
+
+core::Result<Notification> Adapter::accept(const InboundRequest& req, int64_t) const {
+  // Only the body is signed; parameters added to the notify URL's query are ignored.
+  auto params = parse_form(req.body);
+  if (!params) return tl::unexpected(params.error());
+  const std::string* sign = form_value(*params, "sign");
+  const std::string* sign_type = form_value(*params, "sign_type");
+  if (sign == nullptr || sign->empty()) return fail(ErrorCode::kMissingHeader, "no sign");
+  if (sign_type == nullptr || *sign_type != "RSA2") {
+    return fail(ErrorCode::kBadSignature, "sign_type is not RSA2");
+  }
+  auto raw = crypto::base64_decode(*sign);
+  if (!raw) return fail(ErrorCode::kBadSignature, "sign is not base64");
+  if (!settings_.alipay_key.verify_sha256(notify_sign_content(*params), *raw)) {
+    return fail(ErrorCode::kBadSignature, "signature does not verify");
+  }
+
+  // Authenticated: map to the domain.
+  core::PaymentEvent ev;
+  ev.provider = "alipay";
+  ev.notification_id = value_or_empty(*params, "notify_id");
+  ev.mchid = value_or_empty(*params, "seller_id");
+  ev.appid = value_or_empty(*params, "app_id");
+  ev.out_trade_no = value_or_empty(*params, "out_trade_no");
+  ev.transaction_id = value_or_empty(*params, "trade_no");
+  const std::string status = value_or_empty(*params, "trade_status");
+  ev.provider_event = status;
+  if (ev.notification_id.empty() || ev.out_trade_no.empty() || ev.appid.empty()) {
+    return fail(ErrorCode::kMalformed, "notification lacks notify_id, out_trade_no or app_id");
+  }
+  auto total = core::yuan_to_fen(value_or_empty(*params, "total_amount"));
+  if (!total) return fail(ErrorCode::kMalformed, "total_amount is not a yuan amount");
+  ev.total = *total;
+
+  const std::string refund_no = value_or_empty(*params, "out_biz_no");
+  const std::string refund_fee = value_or_empty(*params, "refund_fee");
+  if (!refund_no.empty() && !refund_fee.empty()) {
+    // A refund report: refund_fee is the trade's refunded total so far.
+    auto fee = core::yuan_to_fen(refund_fee);
+    if (!fee) return fail(ErrorCode::kMalformed, "refund_fee is not a yuan amount");
+    ev.kind = EventKind::kRefundSucceeded;
+    ev.out_refund_no = refund_no;
+    ev.refund_amount = *fee;
+    ev.refund_cumulative = true;
+    ev.success_time = value_or_empty(*params, "gmt_refund");
+  } else if (status == "TRADE_SUCCESS" || status == "TRADE_FINISHED") {
+    ev.kind = EventKind::kPaymentSucceeded;
+    ev.success_time = value_or_empty(*params, "gmt_payment");
+    if (ev.transaction_id.empty()) return fail(ErrorCode::kMalformed, "no trade_no");
+  } else if (status == "TRADE_CLOSED") {
+    ev.kind = EventKind::kPaymentClosed;
+  } else if (status == "WAIT_BUYER_PAY") {
+    ev.kind = EventKind::kPaymentWaiting;
+  } else {
+    return fail(ErrorCode::kUnsupportedEvent, "trade_status " + status);
+  }
+  return Notification{std::move(ev)};
+}
+
+Reply Adapter::reply(Outcome) const { return Reply{200, "text/plain", "success"}; }
+
+Reply Adapter::reply(ErrorCode error) const {
+  const int status = error == ErrorCode::kStoreUnavailable || error == ErrorCode::kInternal ? 500
+                     : error == ErrorCode::kBadSignature                                   ? 401
+                     : error == ErrorCode::kNotFound                                       ? 404
+                                                                                           : 400;
+  return Reply{status, "text/plain", "failure"};
+}
+
+}  // namespace paygate::providers::alipay

@@ -1,0 +1,180 @@
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "core/money.hpp"
+#include "crypto/x509.hpp"
+#include "providers/alipay/adapter.hpp"
+#include "providers/form.hpp"
+#include "support/vectors.hpp"
+
+namespace paygate::providers::alipay {
+namespace {
+
+using nlohmann::json;
+
+// Every async-notify vector, positive and negative, in both key modes where given.
+TEST(AlipayVectors, AsyncNotifications) {
+  const json doc = test::load_vectors("alipay_notify");
+  const std::string app_id = doc["shared"]["app_id"];
+  const std::string seller_id = doc["shared"]["seller_id"];
+  int seen = 0;
+  for (const auto& v : doc["vectors"]) {
+    if (v["kind"] != "async_notify") continue;
+    ++seen;
+    SCOPED_TRACE(v["id"].get<std::string>());
+    const auto& in = v["inputs"];
+    const auto& exp = v["expected"];
+    const std::string body = in["body"];
+
+    auto params = parse_form(body);
+    ASSERT_TRUE(params) << params.error().detail;
+    std::map<std::string, std::string> decoded(params->begin(), params->end());
+    std::map<std::string, std::string> want;
+    for (auto& [k, val] : exp["decoded_params"].items()) want[k] = val.get<std::string>();
+    EXPECT_EQ(decoded, want);
+    EXPECT_EQ(notify_sign_content(*params), exp["sign_content"].get<std::string>());
+
+    // Certificate mode verifies with the key inside the Alipay certificate.
+    const std::string key_pem = in.contains("alipay_public_cert_pem")
+                                    ? in["alipay_public_cert_pem"].get<std::string>()
+                                    : in["alipay_public_key_pem"].get<std::string>();
+    auto key = crypto::PublicKey::from_pem(key_pem);
+    ASSERT_TRUE(key);
+    Adapter adapter(Settings{app_id, seller_id, *key});
+    core::Headers h;
+    h.add("Content-Type", in["content_type"].get<std::string>());
+    // Extra query parameters on the notify URL do not take part.
+    const InboundRequest req{"POST", "/notify/alipay/m?from=alipay&x=%", h, body};
+    auto got = adapter.accept(req, 0);
+    EXPECT_EQ(static_cast<bool>(got), exp["accept"].get<bool>())
+        << (got ? "" : got.error().detail);
+    if (exp["accept"].get<bool>()) {
+      ASSERT_TRUE(got);
+      const auto r = adapter.reply(Outcome::kApplied);
+      EXPECT_EQ(r.body, exp["reply_body"].get<std::string>());
+      EXPECT_EQ(r.status, 200);
+      EXPECT_EQ(got->event.out_trade_no, want["out_trade_no"]);
+      EXPECT_EQ(got->event.total, *core::yuan_to_fen(want["total_amount"]));
+      EXPECT_EQ(got->event.appid, app_id);
+      EXPECT_EQ(got->event.mchid, want["seller_id"]);
+      const std::string status = want["trade_status"];
+      if (want.count("out_biz_no")) {
+        EXPECT_EQ(got->event.kind, core::EventKind::kRefundSucceeded);
+        EXPECT_EQ(got->event.out_refund_no, want["out_biz_no"]);
+        EXPECT_EQ(got->event.refund_amount, *core::yuan_to_fen(want["refund_fee"]));
+        EXPECT_TRUE(got->event.refund_cumulative);
+      } else if (status == "TRADE_SUCCESS" || status == "TRADE_FINISHED") {
+        EXPECT_EQ(got->event.kind, core::EventKind::kPaymentSucceeded);
+        EXPECT_EQ(got->event.transaction_id, want["trade_no"]);
+      } else if (status == "TRADE_CLOSED") {
+        EXPECT_EQ(got->event.kind, core::EventKind::kPaymentClosed);
+      } else {
+        EXPECT_EQ(got->event.kind, core::EventKind::kPaymentWaiting);
+      }
+    } else {
+      ASSERT_FALSE(got);
+      const auto r = adapter.reply(got.error().code);
+      EXPECT_NE(r.body, "success");
+      EXPECT_NE(r.status, 200);
+    }
+  }
+  EXPECT_EQ(seen, 12);
+}
+
+TEST(AlipayVectors, CertificateSerialNumbers) {
+  const json doc = test::load_vectors("alipay_notify");
+  int seen = 0;
+  for (const auto& v : doc["vectors"]) {
+    SCOPED_TRACE(v["id"].get<std::string>());
+    const auto& exp = v["expected"];
+    if (v["kind"] == "cert_sn") {
+      ++seen;
+      auto certs = crypto::read_certificates(v["inputs"]["certificate_pem"].get<std::string>());
+      ASSERT_TRUE(certs);
+      ASSERT_EQ(certs->size(), 1u);
+      EXPECT_EQ((*certs)[0].issuer_rfc2253, exp["issuer_rfc2253"].get<std::string>());
+      EXPECT_EQ((*certs)[0].serial_decimal, exp["serial_decimal"].get<std::string>());
+      EXPECT_EQ(cert_sn((*certs)[0]), exp["sn"].get<std::string>());
+      if (exp.contains("public_key_spki_pem")) {
+        auto from_cert = crypto::PublicKey::from_pem(v["inputs"]["certificate_pem"].get<std::string>());
+        auto spki = crypto::PublicKey::from_pem(exp["public_key_spki_pem"].get<std::string>());
+        ASSERT_TRUE(from_cert && spki);
+        EXPECT_EQ(from_cert->to_pem(), spki->to_pem());
+      }
+    } else if (v["kind"] == "root_cert_sn") {
+      ++seen;
+      auto certs = crypto::read_certificates(v["inputs"]["root_bundle_pem"].get<std::string>());
+      ASSERT_TRUE(certs);
+      ASSERT_EQ(certs->size(), exp["certificates"].size());
+      for (std::size_t i = 0; i < certs->size(); ++i) {
+        const auto& c = exp["certificates"][i];
+        EXPECT_EQ((*certs)[i].signature_algorithm_oid, c["signature_algorithm_oid"].get<std::string>());
+        EXPECT_EQ((*certs)[i].issuer_rfc2253, c["issuer_rfc2253"].get<std::string>());
+        EXPECT_EQ(cert_sn((*certs)[i]), c["sn"].get<std::string>());
+      }
+      EXPECT_EQ(root_cert_sn(*certs), exp["sn"].get<std::string>());
+    }
+  }
+  EXPECT_EQ(seen, 3);
+}
+
+// The vectors' Alipay certificate names an intermediate the bundle does not hold.
+TEST(AlipayCertificates, ChainToTheRootBundleIsChecked) {
+  const json doc = test::load_vectors("alipay_notify");
+  const auto& cm = doc["shared"]["certificate_mode"];
+  const std::string cert = cm["alipay_public_cert_pem"];
+  const std::string roots = cm["alipay_root_cert_bundle_pem"];
+  auto r = crypto::verify_chain(cert, roots, 1800000000);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().detail.find("local issuer"), std::string::npos) << r.error().detail;
+  // A root verifies against itself as anchor.
+  auto bundle = crypto::read_certificates(roots);
+  ASSERT_TRUE(bundle);
+  EXPECT_TRUE(crypto::verify_chain((*bundle)[0].pem, roots, 1800000000));
+  EXPECT_FALSE(crypto::verify_chain("not a pem", roots, 1800000000));
+}
+
+TEST(AlipayForms, MalformedBodiesAreRejected) {
+  for (const char* bad : {"a=%", "a=%4", "a=%zz", "a=1&a=2", "novalue", "=x", "a=%G0"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_FALSE(parse_form(bad));
+  }
+  auto ok = parse_form("a=1+2&&b=%2B%25&c=");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(*form_value(*ok, "a"), "1 2");
+  EXPECT_EQ(*form_value(*ok, "b"), "+%");  // decoded once: no second pass
+  EXPECT_EQ(*form_value(*ok, "c"), "");
+  EXPECT_EQ(form_value(*ok, "d"), nullptr);
+}
+
+TEST(AlipayForms, NotificationWithoutSignatureOrWithOtherTypeIsRejected) {
+  auto key = crypto::PrivateKey::generate_rsa();
+  ASSERT_TRUE(key);
+  auto pub = crypto::PublicKey::from_pem(key->public_pem());
+  ASSERT_TRUE(pub);
+  Adapter adapter(Settings{"app", "seller", *pub});
+  core::Headers h;
+  for (const char* body : {"notify_id=1&out_trade_no=o&total_amount=1.00",
+                           "notify_id=1&sign=AAAA&sign_type=RSA",
+                           "notify_id=1&sign=%%%&sign_type=RSA2", ""}) {
+    SCOPED_TRACE(body);
+    EXPECT_FALSE(adapter.accept(InboundRequest{"POST", "/", h, body}, 0));
+  }
+}
+
+TEST(Money, YuanToFenIsExact) {
+  EXPECT_EQ(*core::yuan_to_fen("9159.98"), 915998);
+  EXPECT_EQ(*core::yuan_to_fen("0.01"), 1);
+  EXPECT_EQ(*core::yuan_to_fen("0.1"), 10);
+  EXPECT_EQ(*core::yuan_to_fen("12"), 1200);
+  EXPECT_EQ(*core::yuan_to_fen("999999999999.99"), 99999999999999);
+  for (const char* bad : {"", ".5", "1.", "1.234", "-1.00", "+1", "1e3", " 1.00", "1,00",
+                          "1.0a", "1000000000000.00", "0x10"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_FALSE(core::yuan_to_fen(bad));
+  }
+}
+
+}  // namespace
+}  // namespace paygate::providers::alipay
