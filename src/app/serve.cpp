@@ -61,6 +61,11 @@ int serve(const std::string& config_path, bool verify_only, const std::string& p
   http::ApiConfig api;
   for (auto& m : settings->merchants) {
     api.tokens.emplace(m.id, m.api_token);
+    if (m.alipay) {
+      pipeline::Identity id{m.id, m.alipay->seller_id, {m.alipay->app_id}};
+      api.callbacks.push_back(http::CallbackRoute{
+          "alipay", std::make_unique<providers::alipay::Adapter>(std::move(*m.alipay)), id});
+    }
     if (m.wechatpay_v3) {
       pipeline::Identity id{m.id, m.wechatpay_v3->mchid, m.wechatpay_v3->appids};
       api.callbacks.push_back(http::CallbackRoute{

@@ -1,12 +1,15 @@
 #include "app/settings.hpp"
 
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include <toml++/toml.h>
+
+#include "crypto/x509.hpp"
 
 namespace paygate::app {
 namespace {
@@ -155,6 +158,40 @@ providers::wechatpay_v3::Settings wechatpay_v3(const Reader& r, const toml::tabl
   return s;
 }
 
+// Public-key mode: alipay_public_key_file. Certificate mode: alipay_cert_file whose chain must
+// verify to the certificates in alipay_root_cert_file (extra certificates in alipay_cert_file
+// are intermediates).
+providers::alipay::Settings alipay(const Reader& r, const toml::table& t,
+                                   const std::string& where) {
+  only_keys(t, where, {"app_id", "seller_id", "alipay_public_key_file", "alipay_cert_file",
+                       "alipay_root_cert_file"});
+  providers::alipay::Settings s;
+  s.app_id = r.string(t, where, "app_id");
+  s.seller_id = r.string(t, where, "seller_id");
+  if (s.app_id.empty()) bad(where + ".app_id", "must not be empty");
+  if (s.seller_id.empty()) bad(where + ".seller_id", "must not be empty");
+  const bool key_mode = static_cast<bool>(t["alipay_public_key_file"]);
+  const bool cert_mode = static_cast<bool>(t["alipay_cert_file"]);
+  if (key_mode == cert_mode) {
+    bad(where, "give exactly one of alipay_public_key_file or alipay_cert_file");
+  }
+  const char* fk = key_mode ? "alipay_public_key_file" : "alipay_cert_file";
+  const std::string pem = read_file(r.resolve(r.string(t, where, fk)), where + "." + fk);
+  if (cert_mode) {
+    const std::string roots = read_file(r.resolve(r.string(t, where, "alipay_root_cert_file")),
+                                        where + ".alipay_root_cert_file");
+    if (auto chain = crypto::verify_chain(pem, roots, std::time(nullptr)); !chain) {
+      bad(where + ".alipay_cert_file", chain.error().detail);
+    }
+  } else if (t["alipay_root_cert_file"]) {
+    bad(where + ".alipay_root_cert_file", "only with alipay_cert_file");
+  }
+  auto key = crypto::PublicKey::from_pem(pem);
+  if (!key) bad(where + "." + fk, key.error().detail);
+  s.alipay_key = *key;
+  return s;
+}
+
 Settings parse(const toml::table& root, const Reader& r) {
   only_keys(root, "config", {"server", "store", "merchant"});
   Settings s;
@@ -200,7 +237,7 @@ Settings parse(const toml::table& root, const Reader& r) {
     const std::string where = "merchant[" + std::to_string(i) + "]";
     auto t = (*merchants)[i].as_table();
     if (t == nullptr) bad(where, "must be a table");
-    only_keys(*t, where, {"id", "api_token_file", "api_token_env", "wechatpay_v3"});
+    only_keys(*t, where, {"id", "api_token_file", "api_token_env", "wechatpay_v3", "alipay"});
     MerchantSettings m;
     m.id = r.string(*t, where, "id");
     if (m.id.empty() || m.id.size() > 64 || m.id.find('/') != std::string::npos) {
@@ -209,6 +246,9 @@ Settings parse(const toml::table& root, const Reader& r) {
     if (!ids.insert(m.id).second) bad(where + ".id", "duplicate merchant id " + m.id);
     m.api_token = r.secret(*t, where, "api_token");
     if (m.api_token.size() < 16) bad(where + ".api_token", "must be at least 16 characters");
+    if (auto a = (*t)["alipay"]) {
+      m.alipay = alipay(r, table_at(a, where + ".alipay"), where + ".alipay");
+    }
     if (auto w = (*t)["wechatpay_v3"]) {
       m.wechatpay_v3 = wechatpay_v3(r, table_at(w, where + ".wechatpay_v3"), where + ".wechatpay_v3");
     }

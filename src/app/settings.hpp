@@ -6,6 +6,7 @@
 #include "core/error.hpp"
 #include "core/secret.hpp"
 #include "http/server.hpp"
+#include "providers/alipay/adapter.hpp"
 #include "providers/wechatpay_v3/adapter.hpp"
 
 namespace paygate::app {
@@ -14,6 +15,7 @@ struct MerchantSettings {
   std::string id;
   core::Secret api_token;
   std::optional<providers::wechatpay_v3::Settings> wechatpay_v3;
+  std::optional<providers::alipay::Settings> alipay;
 };
 
 struct Settings {

@@ -18,6 +18,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "crypto/encoding.hpp"
+#include "crypto/rsa.hpp"
+#include "providers/alipay/adapter.hpp"
 #include "sim/http_client.hpp"
 #include "support/db.hpp"
 #include "support/process.hpp"
@@ -284,6 +287,101 @@ TEST_F(Gateway, DrainUnderLoadLosesNothing) {
   EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM orders WHERE state = 'PAID'"), kOrders);
   EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM inbox"), kOrders);
   EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox"), kOrders);
+}
+
+// Form-encodes and RSA2-signs an Alipay notification the way Alipay does.
+std::string alipay_body(const paygate::crypto::PrivateKey& key,
+                        std::vector<std::pair<std::string, std::string>> params) {
+  params.emplace_back("sign_type", "RSA2");
+  const auto content = paygate::providers::alipay::notify_sign_content(params);
+  params.emplace_back("sign", paygate::crypto::base64_encode(*key.sign_sha256(content)));
+  auto enc = [](const std::string& v) {
+    std::string out;
+    for (unsigned char c : v) {
+      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '*') {
+        out += static_cast<char>(c);
+      } else if (c == ' ') {
+        out += '+';
+      } else {
+        char buf[4];
+        std::snprintf(buf, sizeof buf, "%%%02X", c);
+        out += buf;
+      }
+    }
+    return out;
+  };
+  std::string body;
+  for (const auto& [k, v] : params) body += (body.empty() ? "" : "&") + enc(k) + "=" + enc(v);
+  return body;
+}
+
+// Alipay on the same pipeline: verified form, exact "success" only after commit, duplicates
+// acknowledged without effect, WAIT_BUYER_PAY recorded without effect, refund totals applied.
+TEST_F(Gateway, AlipayNotificationsEndToEnd) {
+  auto key = paygate::crypto::PrivateKey::generate_rsa();
+  ASSERT_TRUE(key);
+  std::ofstream(dir_ / "keys" / "alipay_public_key.pem") << key->public_pem();
+  std::ofstream(dir_ / "paygate.toml", std::ios::app)
+      << "\n[merchant.alipay]\napp_id = \"2021000000000001\"\nseller_id = \"2088000000000001\"\n"
+         "alipay_public_key_file = \"keys/alipay_public_key.pem\"\n";
+  start();
+  ASSERT_EQ(api("POST", "/v1/orders",
+                json{{"merchant", "sandbox"}, {"out_trade_no", "ALI-1"}, {"amount", 915998}}.dump())
+                .status,
+            201);
+  auto notify = [&](const std::string& id, const std::string& status,
+                    std::vector<std::pair<std::string, std::string>> extra = {}) {
+    std::vector<std::pair<std::string, std::string>> p = {
+        {"notify_id", id},           {"notify_type", "trade_status_sync"},
+        {"app_id", "2021000000000001"}, {"seller_id", "2088000000000001"},
+        {"out_trade_no", "ALI-1"},   {"trade_no", "2024000000000000000000000001"},
+        {"trade_status", status},    {"total_amount", "9159.98"},
+        {"gmt_payment", "2024-06-21 16:36:56"}, {"subject", "测试 & = %"},
+        {"charset", "utf-8"},        {"version", "1.0"}};
+    p.insert(p.end(), extra.begin(), extra.end());
+    return alipay_body(*key, p);
+  };
+  paygate::sim::HttpClient c;
+  auto post = [&](const std::string& body, const std::string& query = "") {
+    return c.request("POST", url("/notify/alipay/sandbox" + query),
+                     {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}}, body,
+                     5s);
+  };
+  auto r = post(notify("N0", "WAIT_BUYER_PAY"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "success");
+  EXPECT_EQ(json::parse(api("GET", "/v1/orders/sandbox/ALI-1").body)["state"], "PENDING");
+
+  const std::string paid = notify("N1", "TRADE_SUCCESS");
+  r = post(paid, "?from=alipay&utm=%41");  // extra query parameters do not matter
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "success");  // exactly the 7 bytes
+  EXPECT_EQ(post(paid).body, "success");  // duplicate: acknowledged, no second effect
+  EXPECT_EQ(post(notify("N2", "TRADE_FINISHED")).body, "success");  // same payment fact
+
+  std::string tampered = paid;
+  tampered.replace(tampered.find("9159.98"), 7, "0000.01");
+  r = post(tampered);
+  EXPECT_EQ(r.body, "failure");
+  EXPECT_NE(r.status, 200);
+  EXPECT_EQ(post("sign=%%%&a").body, "failure");
+
+  // Partial refund: refund_fee is the trade's refunded total.
+  EXPECT_EQ(post(notify("N3", "TRADE_SUCCESS", {{"out_biz_no", "RF-1"}, {"refund_fee", "100.00"},
+                                                  {"gmt_refund", "2024-06-22 10:00:00.123"}}))
+                .body,
+            "success");
+  auto order = json::parse(api("GET", "/v1/orders/sandbox/ALI-1").body);
+  EXPECT_EQ(order["state"], "PARTIALLY_REFUNDED");
+  EXPECT_EQ(order["refunded"], 10000);
+  EXPECT_EQ(stop(SIGTERM), 0);
+  // N0 (noop), N1 (applied), N3 (applied); N2 repeats N1's business fact and is not stored.
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM inbox WHERE provider = 'alipay'"), 3);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM inbox WHERE status = 'noop'"), 1);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM inbox WHERE status = 'applied'"), 2);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox WHERE event_type = 'order.paid'"), 1);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox WHERE event_type = 'refund.succeeded'"), 1);
+  EXPECT_EQ(scalar(db(), "SELECT amount FROM refunds WHERE out_refund_no = 'RF-1'"), 10000);
 }
 
 // Every notification vector through the `paygate verify` command line.

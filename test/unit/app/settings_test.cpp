@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "app/settings.hpp"
 #include "sim/sandbox.hpp"
 
@@ -82,6 +84,55 @@ TEST_F(SettingsTest, ErrorsNeverContainSecrets) {
   auto r = load(replaced("api_token_file = \"keys/api_token\"", "api_token_file = \"bad_token\""));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().detail.find("short"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace paygate::app
+
+namespace paygate::app {
+namespace {
+
+class AlipaySettingsTest : public SettingsTest {
+ protected:
+  void SetUp() override {
+    SettingsTest::SetUp();
+    const auto doc = nlohmann::json::parse(
+        std::ifstream(std::string(PAYGATE_VECTORS_DIR) + "/alipay_notify.json"));
+    const auto& cm = doc["shared"]["certificate_mode"];
+    std::ofstream(dir_ / "alipay_cert.pem") << cm["alipay_public_cert_pem"].get<std::string>();
+    std::ofstream(dir_ / "alipay_root.pem") << cm["alipay_root_cert_bundle_pem"].get<std::string>();
+    std::ofstream(dir_ / "alipay_pub.pem") << doc["shared"]["alipay_public_key_pem"].get<std::string>();
+  }
+  std::string with(const std::string& section) { return good_ + "\n[merchant.alipay]\n" + section; }
+};
+
+TEST_F(AlipaySettingsTest, PublicKeyModeLoads) {
+  auto r = load(with("app_id = \"2021\"\nseller_id = \"2088\"\nalipay_public_key_file = \"alipay_pub.pem\"\n"));
+  ASSERT_TRUE(r) << r.error().detail;
+  ASSERT_TRUE(r->merchants[0].alipay);
+  EXPECT_EQ(r->merchants[0].alipay->seller_id, "2088");
+}
+
+TEST_F(AlipaySettingsTest, BadSectionsNameTheSetting) {
+  expect_error(with("seller_id = \"2088\"\nalipay_public_key_file = \"alipay_pub.pem\"\n"),
+               "alipay.app_id");
+  expect_error(with("app_id = \"2021\"\nalipay_public_key_file = \"alipay_pub.pem\"\n"),
+               "alipay.seller_id");
+  expect_error(with("app_id = \"2021\"\nseller_id = \"2088\"\n"), "merchant[0].alipay");
+  expect_error(with("app_id = \"2021\"\nseller_id = \"2088\"\nalipay_public_key_file = \"alipay_pub.pem\"\n"
+                    "alipay_cert_file = \"alipay_cert.pem\"\n"),
+               "merchant[0].alipay");
+  expect_error(with("app_id = \"2021\"\nseller_id = \"2088\"\nalipay_public_key_file = \"nope.pem\"\n"),
+               "alipay.alipay_public_key_file");
+  expect_error(with("app_id = \"2021\"\nseller_id = \"2088\"\nalipay_public_key_file = \"alipay_pub.pem\"\n"
+                    "colour = \"red\"\n"),
+               "alipay.colour");
+  // The vectors' Alipay certificate names an intermediate the root bundle lacks: refused.
+  expect_error(with("app_id = \"2021\"\nseller_id = \"2088\"\nalipay_cert_file = \"alipay_cert.pem\"\n"
+                    "alipay_root_cert_file = \"alipay_root.pem\"\n"),
+               "alipay.alipay_cert_file");
+  expect_error(with("app_id = \"2021\"\nseller_id = \"2088\"\nalipay_cert_file = \"alipay_cert.pem\"\n"),
+               "alipay.alipay_root_cert_file");
 }
 
 }  // namespace
