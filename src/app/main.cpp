@@ -26,6 +26,12 @@ int main(int argc, char** argv) {
   v3->add_option("--apiv3-key-file", va.apiv3_key_file, "file holding the APIv3 key")->required();
   v3->add_option("--now", va.now, "receiver clock, unix seconds (default: now)");
 
+  paygate::app::VerifyAlipayArgs vaa;
+  auto* ali = verify->add_subcommand("alipay", "an Alipay async notification (form body)");
+  ali->add_option("--body", vaa.body_file, "file holding the exact form body")->required();
+  ali->add_option("--key", vaa.key_file, "Alipay public key or Alipay public-key certificate PEM")
+      ->required();
+
   auto* sim = app.add_subcommand("sim", "the WeChat Pay side, for development and tests");
   sim->require_subcommand(1);
   std::string dir = "data", merchant = "sandbox", listen = "127.0.0.1:8080";
@@ -69,6 +75,7 @@ int main(int argc, char** argv) {
   try {
     if (*serve) return paygate::app::serve(config, verify_only, port_file);
     if (*v3) return paygate::app::verify_wechatpay_v3(va);
+    if (*ali) return paygate::app::verify_alipay(vaa);
     if (*init) return paygate::app::sim_init(dir, merchant, listen, force);
     if (*pay) return paygate::app::sim_pay(pa);
     if (*refund) return paygate::app::sim_refund(pa);

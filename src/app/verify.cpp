@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/clock.hpp"
+#include "providers/alipay/adapter.hpp"
 #include "providers/wechatpay_v3/adapter.hpp"
 
 namespace paygate::app {
@@ -100,6 +101,54 @@ int verify_wechatpay_v3(const VerifyArgs& args) {
                     {"total", r.event->total}};
   }
   std::cout << out.dump(2) << "\n";
+  return r.accepted() ? 0 : 1;
+}
+
+int verify_alipay(const VerifyAlipayArgs& args) {
+  std::string body, pem;
+  if (!read_all(args.body_file, body)) return usage("cannot read " + args.body_file);
+  if (!read_all(args.key_file, pem)) return usage("cannot read " + args.key_file);
+  auto key = crypto::PublicKey::from_pem(pem);
+  if (!key) return usage(args.key_file + ": " + key.error().detail);
+  providers::alipay::Adapter adapter(providers::alipay::Settings{"", "", *key});
+  core::Headers headers;
+  const auto r = adapter.inspect(providers::InboundRequest{"POST", "", headers, body});
+
+  json out;
+  out["provider"] = "alipay";
+  out["accepted"] = r.accepted();
+  out["checks"] = {{"form_parsed", r.form_ok},
+                   {"sign_type", r.sign_type},
+                   {"signature_valid", r.signature_valid},
+                   {"parsed", r.mapped}};
+  out["problems"] = r.problems;
+  if (r.form_ok) {
+    out["sign_content"] = r.sign_content;
+    json params = json::object();
+    // Values may be in the notification's charset (GBK occurs); show them only when UTF-8.
+    for (const auto& [k, v] : r.params) {
+      json value = v;
+      try {
+        (void)value.dump();
+      } catch (const json::exception&) {
+        value = "(not UTF-8)";
+      }
+      params[k] = value;
+    }
+    out["params"] = params;
+  }
+  if (r.event) {
+    out["event"] = {{"kind", core::to_string(r.event->kind)},
+                    {"notification_id", r.event->notification_id},
+                    {"out_trade_no", r.event->out_trade_no},
+                    {"total", r.event->total}};
+  }
+  try {
+    std::cout << out.dump(2) << "\n";
+  } catch (const json::exception&) {
+    out.erase("sign_content");
+    std::cout << out.dump(2) << "\n";
+  }
   return r.accepted() ? 0 : 1;
 }
 

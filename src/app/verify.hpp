@@ -16,4 +16,12 @@ struct VerifyArgs {
 // 2 usage error (message on stderr).
 int verify_wechatpay_v3(const VerifyArgs& args);
 
+struct VerifyAlipayArgs {
+  std::string body_file;  // the exact form body as received
+  std::string key_file;   // Alipay public key PEM, or the Alipay public-key certificate
+};
+
+// `paygate verify alipay`: same report shape and exit codes.
+int verify_alipay(const VerifyAlipayArgs& args);
+
 }  // namespace paygate::app

@@ -440,4 +440,40 @@ TEST(VerifyCli, EveryNotificationVector) {
   fs::remove_all(dir);
 }
 
+// Every Alipay async-notify vector through `paygate verify alipay`.
+TEST(VerifyCli, EveryAlipayNotificationVector) {
+  std::ifstream in(std::string(PAYGATE_VECTORS_DIR) + "/alipay_notify.json");
+  json doc = json::parse(in);
+  const fs::path dir = fs::temp_directory_path() / ("paygate-verify-ali-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  int seen = 0;
+  for (const auto& v : doc["vectors"]) {
+    if (v["kind"] != "async_notify") continue;
+    ++seen;
+    SCOPED_TRACE(v["id"].get<std::string>());
+    const auto& inp = v["inputs"];
+    std::ofstream(dir / "body", std::ios::binary) << inp["body"].get<std::string>();
+    std::ofstream(dir / "key.pem") << (inp.contains("alipay_public_cert_pem")
+                                           ? inp["alipay_public_cert_pem"]
+                                           : inp["alipay_public_key_pem"])
+                                          .get<std::string>();
+    const auto out = dir / "out.json";
+    const int rc = wait_exit(spawn({kBin, "verify", "alipay", "--body", (dir / "body").string(),
+                                    "--key", (dir / "key.pem").string()},
+                                   (dir / "verify.log").string(), out.string()));
+    const auto& exp = v["expected"];
+    EXPECT_EQ(rc, exp["accept"].get<bool>() ? 0 : 1);
+    auto report = json::parse(slurp(out));
+    EXPECT_EQ(report["accepted"], exp["accept"]);
+    EXPECT_EQ(report["checks"]["signature_valid"], exp["signature_valid"]);
+    EXPECT_EQ(report["sign_content"], exp["sign_content"]);
+  }
+  EXPECT_EQ(seen, 12);
+  EXPECT_EQ(wait_exit(spawn({kBin, "verify", "alipay", "--body", "/nonexistent", "--key",
+                             (dir / "key.pem").string()},
+                            (dir / "verify.log").string())),
+            2);
+  fs::remove_all(dir);
+}
+
 }  // namespace

@@ -51,41 +51,43 @@ std::string notify_sign_content(const FormParams& params) {
   return out;
 }
 
-core::Result<Notification> Adapter::accept(const InboundRequest& req, int64_t) const {
-  // Only the body is signed; parameters added to the notify URL's query are ignored.
-  auto params = parse_form(req.body);
-  if (!params) return tl::unexpected(params.error());
-  const std::string* sign = form_value(*params, "sign");
-  const std::string* sign_type = form_value(*params, "sign_type");
+core::Result<void> Adapter::verify(const FormParams& params) const {
+  const std::string* sign = form_value(params, "sign");
+  const std::string* sign_type = form_value(params, "sign_type");
   if (sign == nullptr || sign->empty()) return fail(ErrorCode::kMissingHeader, "no sign");
   if (sign_type == nullptr || *sign_type != "RSA2") {
     return fail(ErrorCode::kBadSignature, "sign_type is not RSA2");
   }
   auto raw = crypto::base64_decode(*sign);
   if (!raw) return fail(ErrorCode::kBadSignature, "sign is not base64");
-  if (!settings_.alipay_key.verify_sha256(notify_sign_content(*params), *raw)) {
+  if (!settings_.alipay_key.verify_sha256(notify_sign_content(params), *raw)) {
     return fail(ErrorCode::kBadSignature, "signature does not verify");
   }
+  return {};
+}
 
-  // Authenticated: map to the domain.
+namespace {
+
+// An authenticated notification in domain terms.
+core::Result<core::PaymentEvent> to_event(const FormParams& params) {
   core::PaymentEvent ev;
   ev.provider = "alipay";
-  ev.notification_id = value_or_empty(*params, "notify_id");
-  ev.mchid = value_or_empty(*params, "seller_id");
-  ev.appid = value_or_empty(*params, "app_id");
-  ev.out_trade_no = value_or_empty(*params, "out_trade_no");
-  ev.transaction_id = value_or_empty(*params, "trade_no");
-  const std::string status = value_or_empty(*params, "trade_status");
+  ev.notification_id = value_or_empty(params, "notify_id");
+  ev.mchid = value_or_empty(params, "seller_id");
+  ev.appid = value_or_empty(params, "app_id");
+  ev.out_trade_no = value_or_empty(params, "out_trade_no");
+  ev.transaction_id = value_or_empty(params, "trade_no");
+  const std::string status = value_or_empty(params, "trade_status");
   ev.provider_event = status;
   if (ev.notification_id.empty() || ev.out_trade_no.empty() || ev.appid.empty()) {
     return fail(ErrorCode::kMalformed, "notification lacks notify_id, out_trade_no or app_id");
   }
-  auto total = core::yuan_to_fen(value_or_empty(*params, "total_amount"));
+  auto total = core::yuan_to_fen(value_or_empty(params, "total_amount"));
   if (!total) return fail(ErrorCode::kMalformed, "total_amount is not a yuan amount");
   ev.total = *total;
 
-  const std::string refund_no = value_or_empty(*params, "out_biz_no");
-  const std::string refund_fee = value_or_empty(*params, "refund_fee");
+  const std::string refund_no = value_or_empty(params, "out_biz_no");
+  const std::string refund_fee = value_or_empty(params, "refund_fee");
   if (!refund_no.empty() && !refund_fee.empty()) {
     // A refund report: refund_fee is the trade's refunded total so far.
     auto fee = core::yuan_to_fen(refund_fee);
@@ -94,10 +96,10 @@ core::Result<Notification> Adapter::accept(const InboundRequest& req, int64_t) c
     ev.out_refund_no = refund_no;
     ev.refund_amount = *fee;
     ev.refund_cumulative = true;
-    ev.success_time = value_or_empty(*params, "gmt_refund");
+    ev.success_time = value_or_empty(params, "gmt_refund");
   } else if (status == "TRADE_SUCCESS" || status == "TRADE_FINISHED") {
     ev.kind = EventKind::kPaymentSucceeded;
-    ev.success_time = value_or_empty(*params, "gmt_payment");
+    ev.success_time = value_or_empty(params, "gmt_payment");
     if (ev.transaction_id.empty()) return fail(ErrorCode::kMalformed, "no trade_no");
   } else if (status == "TRADE_CLOSED") {
     ev.kind = EventKind::kPaymentClosed;
@@ -106,7 +108,44 @@ core::Result<Notification> Adapter::accept(const InboundRequest& req, int64_t) c
   } else {
     return fail(ErrorCode::kUnsupportedEvent, "trade_status " + status);
   }
-  return Notification{std::move(ev)};
+  return ev;
+}
+
+}  // namespace
+
+core::Result<Notification> Adapter::accept(const InboundRequest& req, int64_t) const {
+  // Only the body is signed; parameters added to the notify URL's query are ignored.
+  auto params = parse_form(req.body);
+  if (!params) return tl::unexpected(params.error());
+  if (auto v = verify(*params); !v) return tl::unexpected(v.error());
+  auto ev = to_event(*params);
+  if (!ev) return tl::unexpected(ev.error());
+  return Notification{std::move(*ev)};
+}
+
+Inspection Adapter::inspect(const InboundRequest& req) const {
+  Inspection r;
+  auto params = parse_form(req.body);
+  if (!params) {
+    r.problems.push_back(params.error().detail);
+    return r;
+  }
+  r.form_ok = true;
+  r.params = std::move(*params);
+  r.sign_type = value_or_empty(r.params, "sign_type");
+  r.sign_content = notify_sign_content(r.params);
+  if (auto v = verify(r.params); v) {
+    r.signature_valid = true;
+  } else {
+    r.problems.push_back(v.error().detail);
+  }
+  if (auto ev = to_event(r.params); ev) {
+    r.mapped = true;
+    r.event = std::move(*ev);
+  } else {
+    r.problems.push_back(ev.error().detail);
+  }
+  return r;
 }
 
 Reply Adapter::reply(Outcome) const { return Reply{200, "text/plain", "success"}; }

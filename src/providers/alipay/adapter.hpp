@@ -1,4 +1,5 @@
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,19 @@ struct Settings {
   crypto::PublicKey alipay_key;
 };
 
+// Every check run on its own, for `paygate verify alipay`.
+struct Inspection {
+  bool form_ok = false;
+  FormParams params;
+  std::string sign_type;
+  std::string sign_content;
+  bool signature_valid = false;
+  bool mapped = false;
+  std::optional<core::PaymentEvent> event;
+  std::vector<std::string> problems;
+  bool accepted() const { return form_ok && signature_valid && mapped; }
+};
+
 // Alipay async notifications (form-urlencoded, RSA2). No I/O.
 class Adapter final : public CallbackAdapter {
  public:
@@ -41,10 +55,12 @@ class Adapter final : public CallbackAdapter {
   // retries (4m, 10m, 10m, 1h, 2h, 6h, 15h).
   Reply reply(Outcome outcome) const override;
   Reply reply(core::ErrorCode error) const override;
+  Inspection inspect(const InboundRequest& request) const;
   std::string_view provider_merchant_id() const override { return settings_.seller_id; }
   const std::vector<std::string>& allowed_app_ids() const override { return app_ids_; }
 
  private:
+  core::Result<void> verify(const FormParams& params) const;
   Settings settings_;
   std::vector<std::string> app_ids_;
 };
