@@ -151,6 +151,7 @@ int main(int argc, char** argv) {
   bool public_key_mode = false;
   std::string only;
   bool keep = false;
+  int server_threads = 0;
   app.add_option("--binary", bin, "the paygate binary")->required();
   app.add_option("--callbacks", count, "unique callbacks per run")->check(CLI::Range(1, 2000000));
   app.add_option("--connections", connections, "keep-alive connections")
@@ -161,6 +162,8 @@ int main(int argc, char** argv) {
   app.add_flag("--public-key-mode", public_key_mode, "sign with the WeChat Pay public-key mode");
   app.add_option("--only", only, "run one mode (for profiling): durable or verify-only")
       ->check(CLI::IsMember({"durable", "verify-only"}));
+  app.add_option("--server-threads", server_threads, "gateway I/O threads (default: config's)")
+      ->check(CLI::Range(1, 64));
   app.add_flag("--keep", keep, "keep the gateways' data folders and logs (printed at the end)");
   CLI11_PARSE(app, argc, argv);
 
@@ -187,6 +190,12 @@ int main(int argc, char** argv) {
     if (!sb) {
       std::cerr << "bench: " << sb.error().detail << "\n";
       return 1;
+    }
+    if (server_threads > 0) {
+      std::string toml = pt::slurp(p.dir / "paygate.toml");
+      toml.replace(toml.find("[server]\n"), 9,
+                   "[server]\nthreads = " + std::to_string(server_threads) + "\n");
+      std::ofstream(p.dir / "paygate.toml") << toml;
     }
     p.orders.resize(count);
     p.callbacks.resize(count);

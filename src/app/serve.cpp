@@ -61,6 +61,12 @@ int serve(const std::string& config_path, bool verify_only, const std::string& p
   http::ApiConfig api;
   for (auto& m : settings->merchants) {
     api.tokens.emplace(m.id, m.api_token);
+    if (m.wechatpay_v2) {
+      pipeline::Identity id{m.id, m.wechatpay_v2->mchid, m.wechatpay_v2->appids};
+      api.callbacks.push_back(http::CallbackRoute{
+          "wechatpay/v2",
+          std::make_unique<providers::wechatpay_v2::Adapter>(std::move(*m.wechatpay_v2)), id});
+    }
     if (m.alipay) {
       pipeline::Identity id{m.id, m.alipay->seller_id, {m.alipay->app_id}};
       api.callbacks.push_back(http::CallbackRoute{

@@ -105,6 +105,18 @@ const toml::table& table_at(const toml::node_view<const toml::node>& n, const st
   return *n.as_table();
 }
 
+std::vector<std::string> app_ids(const toml::table& t, const std::string& where) {
+  auto appids = t["appids"].as_array();
+  if (appids == nullptr || appids->empty()) bad(where + ".appids", "must be a non-empty array");
+  std::vector<std::string> out;
+  for (const auto& a : *appids) {
+    auto v = a.value<std::string>();
+    if (!v || v->empty()) bad(where + ".appids", "must hold non-empty strings");
+    out.push_back(*v);
+  }
+  return out;
+}
+
 providers::wechatpay_v3::Settings wechatpay_v3(const Reader& r, const toml::table& t,
                                                const std::string& where) {
   only_keys(t, where, {"mchid", "appids", "apiv3_key_file", "apiv3_key_env", "keys",
@@ -112,13 +124,7 @@ providers::wechatpay_v3::Settings wechatpay_v3(const Reader& r, const toml::tabl
   providers::wechatpay_v3::Settings s;
   s.mchid = r.string(t, where, "mchid");
   if (s.mchid.empty()) bad(where + ".mchid", "must not be empty");
-  auto appids = t["appids"].as_array();
-  if (appids == nullptr || appids->empty()) bad(where + ".appids", "must be a non-empty array");
-  for (const auto& a : *appids) {
-    auto v = a.value<std::string>();
-    if (!v || v->empty()) bad(where + ".appids", "must hold non-empty strings");
-    s.appids.push_back(*v);
-  }
+  s.appids = app_ids(t, where);
   s.apiv3_key = r.secret(t, where, "apiv3_key");
   if (s.apiv3_key.size() != 32) {
     bad(where + ".apiv3_key", "must be exactly 32 bytes (got " + std::to_string(s.apiv3_key.size()) + ")");
@@ -154,6 +160,20 @@ providers::wechatpay_v3::Settings wechatpay_v3(const Reader& r, const toml::tabl
     }
     if (!seen.insert(norm).second) bad(kw + ".serial", "duplicate serial " + serial);
     s.keys.push_back({serial, *key});
+  }
+  return s;
+}
+
+providers::wechatpay_v2::Settings wechatpay_v2(const Reader& r, const toml::table& t,
+                                               const std::string& where) {
+  only_keys(t, where, {"mchid", "appids", "api_key_file", "api_key_env"});
+  providers::wechatpay_v2::Settings s;
+  s.mchid = r.string(t, where, "mchid");
+  if (s.mchid.empty()) bad(where + ".mchid", "must not be empty");
+  s.appids = app_ids(t, where);
+  s.api_key = r.secret(t, where, "api_key");
+  if (s.api_key.size() != 32) {
+    bad(where + ".api_key", "must be exactly 32 bytes (got " + std::to_string(s.api_key.size()) + ")");
   }
   return s;
 }
@@ -237,7 +257,8 @@ Settings parse(const toml::table& root, const Reader& r) {
     const std::string where = "merchant[" + std::to_string(i) + "]";
     auto t = (*merchants)[i].as_table();
     if (t == nullptr) bad(where, "must be a table");
-    only_keys(*t, where, {"id", "api_token_file", "api_token_env", "wechatpay_v3", "alipay"});
+    only_keys(*t, where,
+              {"id", "api_token_file", "api_token_env", "wechatpay_v3", "wechatpay_v2", "alipay"});
     MerchantSettings m;
     m.id = r.string(*t, where, "id");
     if (m.id.empty() || m.id.size() > 64 || m.id.find('/') != std::string::npos) {
@@ -246,6 +267,9 @@ Settings parse(const toml::table& root, const Reader& r) {
     if (!ids.insert(m.id).second) bad(where + ".id", "duplicate merchant id " + m.id);
     m.api_token = r.secret(*t, where, "api_token");
     if (m.api_token.size() < 16) bad(where + ".api_token", "must be at least 16 characters");
+    if (auto w = (*t)["wechatpay_v2"]) {
+      m.wechatpay_v2 = wechatpay_v2(r, table_at(w, where + ".wechatpay_v2"), where + ".wechatpay_v2");
+    }
     if (auto a = (*t)["alipay"]) {
       m.alipay = alipay(r, table_at(a, where + ".alipay"), where + ".alipay");
     }

@@ -7,6 +7,7 @@
 #include "core/secret.hpp"
 #include "http/server.hpp"
 #include "providers/alipay/adapter.hpp"
+#include "providers/wechatpay_v2/adapter.hpp"
 #include "providers/wechatpay_v3/adapter.hpp"
 
 namespace paygate::app {
@@ -15,6 +16,7 @@ struct MerchantSettings {
   std::string id;
   core::Secret api_token;
   std::optional<providers::wechatpay_v3::Settings> wechatpay_v3;
+  std::optional<providers::wechatpay_v2::Settings> wechatpay_v2;
   std::optional<providers::alipay::Settings> alipay;
 };
 

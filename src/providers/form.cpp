@@ -66,4 +66,30 @@ const std::string* form_value(const FormParams& params, std::string_view name) {
   return it == params.end() ? nullptr : &it->second;
 }
 
+std::string form_get(const FormParams& params, std::string_view name) {
+  const std::string* v = form_value(params, name);
+  return v ? *v : std::string();
+}
+
+std::string sorted_pairs(const FormParams& params,
+                         std::initializer_list<std::string_view> excluded) {
+  std::vector<const std::pair<std::string, std::string>*> kept;
+  for (const auto& p : params) {
+    if (p.second.empty() ||
+        std::find(excluded.begin(), excluded.end(), p.first) != excluded.end()) {
+      continue;
+    }
+    kept.push_back(&p);
+  }
+  std::sort(kept.begin(), kept.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  std::string out;
+  for (const auto* p : kept) {
+    if (!out.empty()) out += '&';
+    out += p->first;
+    out += '=';
+    out += p->second;
+  }
+  return out;
+}
+
 }  // namespace paygate::providers

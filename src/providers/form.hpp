@@ -1,4 +1,5 @@
 #pragma once
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,7 +16,13 @@ using FormParams = std::vector<std::pair<std::string, std::string>>;
 // error (a repeated name would let two parties read different values).
 [[nodiscard]] core::Result<FormParams> parse_form(std::string_view text);
 
-// The value of `name`, or nullptr.
+// The value of `name`, or nullptr / an empty string.
 const std::string* form_value(const FormParams& params, std::string_view name);
+std::string form_get(const FormParams& params, std::string_view name);
+
+// The signed-content convention of WeChat Pay APIv2 and Alipay: every parameter except
+// `excluded`, empty values dropped, sorted by name (bytes), "k=v" joined by "&", raw values.
+std::string sorted_pairs(const FormParams& params,
+                         std::initializer_list<std::string_view> excluded);
 
 }  // namespace paygate::providers

@@ -20,7 +20,10 @@
 
 #include "crypto/encoding.hpp"
 #include "crypto/rsa.hpp"
+#include "crypto/block_cipher.hpp"
+#include "crypto/digest.hpp"
 #include "providers/alipay/adapter.hpp"
+#include "providers/wechatpay_v2/adapter.hpp"
 #include "sim/http_client.hpp"
 #include "support/db.hpp"
 #include "support/process.hpp"
@@ -382,6 +385,83 @@ TEST_F(Gateway, AlipayNotificationsEndToEnd) {
   EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox WHERE event_type = 'order.paid'"), 1);
   EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox WHERE event_type = 'refund.succeeded'"), 1);
   EXPECT_EQ(scalar(db(), "SELECT amount FROM refunds WHERE out_refund_no = 'RF-1'"), 10000);
+}
+
+std::string v2_xml(const std::vector<std::pair<std::string, std::string>>& params,
+                   const std::string& root = "xml") {
+  std::string x = "<" + root + ">";
+  for (const auto& [k, v] : params) x += "<" + k + "><![CDATA[" + v + "]]></" + k + ">";
+  return x + "</" + root + ">";
+}
+
+// WeChat Pay APIv2 on the same pipeline: signed XML payment results, encrypted refund results,
+// the XML SUCCESS form only after commit.
+TEST_F(Gateway, WechatpayV2NotificationsEndToEnd) {
+  const std::string api_key = "L82BD6lbmm8LzT3teCA6pOTGy34CLKe3";
+  std::ofstream(dir_ / "keys" / "v2_key") << api_key << "\n";
+  std::ofstream(dir_ / "paygate.toml", std::ios::app)
+      << "\n[merchant.wechatpay_v2]\nmchid = \"1057885537\"\nappids = [\"wx75d5c18f9abd29b4\"]\n"
+         "api_key_file = \"keys/v2_key\"\n";
+  start();
+  ASSERT_EQ(api("POST", "/v1/orders",
+                json{{"merchant", "sandbox"}, {"out_trade_no", "V2-1"}, {"amount", 72288}}.dump())
+                .status,
+            201);
+  paygate::sim::HttpClient c;
+  auto post = [&](const std::string& body) {
+    return c.request("POST", url("/notify/wechatpay/v2/sandbox"),
+                     {{"Content-Type", "text/xml"}}, body, 5s);
+  };
+  using paygate::providers::wechatpay_v2::SignType;
+  std::vector<std::pair<std::string, std::string>> pay = {
+      {"return_code", "SUCCESS"}, {"result_code", "SUCCESS"},   {"appid", "wx75d5c18f9abd29b4"},
+      {"mch_id", "1057885537"},   {"nonce_str", "n1"},          {"out_trade_no", "V2-1"},
+      {"total_fee", "72288"},     {"fee_type", "CNY"},          {"time_end", "20240601123456"},
+      {"transaction_id", "4200072461636045317385856820"},       {"sign_type", "HMAC-SHA256"},
+      {"attach", "a=1&b=<2>"}};
+  auto signed_pay = pay;
+  signed_pay.emplace_back("sign", paygate::providers::wechatpay_v2::sign(pay, api_key,
+                                                                         SignType::kHmacSha256));
+  const std::string success =
+      "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>";
+  auto r = post(v2_xml(signed_pay));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, success);
+  EXPECT_EQ(post(v2_xml(signed_pay)).body, success);  // duplicate
+  auto forged = signed_pay;
+  forged[6].second = "1";  // total_fee
+  r = post(v2_xml(forged));
+  EXPECT_NE(r.status, 200);
+  EXPECT_NE(r.body.find("FAIL"), std::string::npos);
+  r = post("<!DOCTYPE xml [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><xml><a>&x;</a></xml>");
+  EXPECT_EQ(r.status, 400);
+
+  // Refund result: req_info under AES-256-ECB with the MD5 of the API key.
+  const std::string inner = v2_xml({{"out_trade_no", "V2-1"}, {"out_refund_no", "R-1"},
+                                    {"refund_id", "5000"}, {"transaction_id", "4200072461636045317385856820"},
+                                    {"total_fee", "72288"}, {"refund_fee", "288"},
+                                    {"refund_status", "SUCCESS"},
+                                    {"success_time", "2024-06-01 16:24:13"}},
+                                   "root");
+  const auto key = paygate::crypto::hex_lower(paygate::crypto::md5(api_key));
+  const auto req_info = paygate::crypto::base64_encode(*paygate::crypto::aes256ecb_encrypt(key, inner));
+  const std::string refund = v2_xml({{"return_code", "SUCCESS"}, {"appid", "wx75d5c18f9abd29b4"},
+                                     {"mch_id", "1057885537"}, {"nonce_str", "n2"},
+                                     {"req_info", req_info}});
+  r = post(refund);
+  EXPECT_EQ(r.body, success);
+  const auto wrong = paygate::crypto::base64_encode(
+      *paygate::crypto::aes256ecb_encrypt(std::string(32, 'x'), inner));
+  r = post(v2_xml({{"return_code", "SUCCESS"}, {"appid", "wx75d5c18f9abd29b4"},
+                   {"mch_id", "1057885537"}, {"nonce_str", "n3"}, {"req_info", wrong}}));
+  EXPECT_NE(r.status, 200);
+
+  auto order = json::parse(api("GET", "/v1/orders/sandbox/V2-1").body);
+  EXPECT_EQ(order["state"], "PARTIALLY_REFUNDED");
+  EXPECT_EQ(order["refunded"], 288);
+  EXPECT_EQ(stop(SIGTERM), 0);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM inbox WHERE provider = 'wechatpay_v2'"), 2);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox"), 2);
 }
 
 // Every notification vector through the `paygate verify` command line.

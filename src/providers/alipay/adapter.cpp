@@ -13,10 +13,6 @@ using core::ErrorCode;
 using core::EventKind;
 using core::fail;
 
-std::string value_or_empty(const FormParams& p, std::string_view name) {
-  const std::string* v = form_value(p, name);
-  return v ? *v : std::string();
-}
 
 }  // namespace
 
@@ -35,20 +31,7 @@ std::string root_cert_sn(const std::vector<crypto::CertificateInfo>& roots) {
 }
 
 std::string notify_sign_content(const FormParams& params) {
-  std::vector<const std::pair<std::string, std::string>*> kept;
-  for (const auto& p : params) {
-    if (p.first == "sign" || p.first == "sign_type" || p.second.empty()) continue;
-    kept.push_back(&p);
-  }
-  std::sort(kept.begin(), kept.end(), [](auto* a, auto* b) { return a->first < b->first; });
-  std::string out;
-  for (const auto* p : kept) {
-    if (!out.empty()) out += '&';
-    out += p->first;
-    out += '=';
-    out += p->second;
-  }
-  return out;
+  return sorted_pairs(params, {"sign", "sign_type"});
 }
 
 core::Result<void> Adapter::verify(const FormParams& params) const {
@@ -72,22 +55,22 @@ namespace {
 core::Result<core::PaymentEvent> to_event(const FormParams& params) {
   core::PaymentEvent ev;
   ev.provider = "alipay";
-  ev.notification_id = value_or_empty(params, "notify_id");
-  ev.mchid = value_or_empty(params, "seller_id");
-  ev.appid = value_or_empty(params, "app_id");
-  ev.out_trade_no = value_or_empty(params, "out_trade_no");
-  ev.transaction_id = value_or_empty(params, "trade_no");
-  const std::string status = value_or_empty(params, "trade_status");
+  ev.notification_id = form_get(params, "notify_id");
+  ev.mchid = form_get(params, "seller_id");
+  ev.appid = form_get(params, "app_id");
+  ev.out_trade_no = form_get(params, "out_trade_no");
+  ev.transaction_id = form_get(params, "trade_no");
+  const std::string status = form_get(params, "trade_status");
   ev.provider_event = status;
   if (ev.notification_id.empty() || ev.out_trade_no.empty() || ev.appid.empty()) {
     return fail(ErrorCode::kMalformed, "notification lacks notify_id, out_trade_no or app_id");
   }
-  auto total = core::yuan_to_fen(value_or_empty(params, "total_amount"));
+  auto total = core::yuan_to_fen(form_get(params, "total_amount"));
   if (!total) return fail(ErrorCode::kMalformed, "total_amount is not a yuan amount");
   ev.total = *total;
 
-  const std::string refund_no = value_or_empty(params, "out_biz_no");
-  const std::string refund_fee = value_or_empty(params, "refund_fee");
+  const std::string refund_no = form_get(params, "out_biz_no");
+  const std::string refund_fee = form_get(params, "refund_fee");
   if (!refund_no.empty() && !refund_fee.empty()) {
     // A refund report: refund_fee is the trade's refunded total so far.
     auto fee = core::yuan_to_fen(refund_fee);
@@ -96,10 +79,10 @@ core::Result<core::PaymentEvent> to_event(const FormParams& params) {
     ev.out_refund_no = refund_no;
     ev.refund_amount = *fee;
     ev.refund_cumulative = true;
-    ev.success_time = value_or_empty(params, "gmt_refund");
+    ev.success_time = form_get(params, "gmt_refund");
   } else if (status == "TRADE_SUCCESS" || status == "TRADE_FINISHED") {
     ev.kind = EventKind::kPaymentSucceeded;
-    ev.success_time = value_or_empty(params, "gmt_payment");
+    ev.success_time = form_get(params, "gmt_payment");
     if (ev.transaction_id.empty()) return fail(ErrorCode::kMalformed, "no trade_no");
   } else if (status == "TRADE_CLOSED") {
     ev.kind = EventKind::kPaymentClosed;
@@ -132,7 +115,7 @@ Inspection Adapter::inspect(const InboundRequest& req) const {
   }
   r.form_ok = true;
   r.params = std::move(*params);
-  r.sign_type = value_or_empty(r.params, "sign_type");
+  r.sign_type = form_get(r.params, "sign_type");
   r.sign_content = notify_sign_content(r.params);
   if (auto v = verify(r.params); v) {
     r.signature_valid = true;

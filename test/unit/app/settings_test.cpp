@@ -135,5 +135,26 @@ TEST_F(AlipaySettingsTest, BadSectionsNameTheSetting) {
                "alipay.alipay_root_cert_file");
 }
 
+TEST_F(SettingsTest, WechatpayV2SectionIsValidated) {
+  std::ofstream(dir_ / "v2_key") << "L82BD6lbmm8LzT3teCA6pOTGy34CLKe3\n";
+  std::ofstream(dir_ / "v2_short") << "short\n";
+  const std::string ok = good_ + "\n[merchant.wechatpay_v2]\nmchid = \"1057885537\"\n"
+                                 "appids = [\"wx75d5c18f9abd29b4\"]\napi_key_file = \"v2_key\"\n";
+  auto r = load(ok);
+  ASSERT_TRUE(r) << r.error().detail;
+  ASSERT_TRUE(r->merchants[0].wechatpay_v2);
+  EXPECT_EQ(r->merchants[0].wechatpay_v2->api_key.size(), 32u);
+  auto swap = [&](const std::string& from, const std::string& to) {
+    std::string t = ok;
+    return t.replace(t.find(from), from.size(), to);
+  };
+  expect_error(swap("api_key_file = \"v2_key\"", "api_key_file = \"v2_short\""),
+               "wechatpay_v2.api_key");
+  expect_error(swap("mchid = \"1057885537\"\n", ""), "wechatpay_v2.mchid");
+  expect_error(swap("appids = [\"wx75d5c18f9abd29b4\"]", "appids = []"), "wechatpay_v2.appids");
+  expect_error(swap("api_key_file = \"v2_key\"", "api_key_env = \"PAYGATE_UNSET_VAR\""),
+               "wechatpay_v2.api_key_env");
+}
+
 }  // namespace
 }  // namespace paygate::app
