@@ -16,10 +16,20 @@ const EVP_CIPHER* aes256ecb() {
   return cipher;
 }
 
-core::Result<std::string> run(bool encrypt, std::string_view key, std::string_view in) {
+const EVP_CIPHER* aes256cbc() {
+  static EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr);
+  return cipher;
+}
+
+core::Result<std::string> run(bool encrypt, std::string_view key, std::string_view in,
+                              const EVP_CIPHER* cipher = aes256ecb(),
+                              std::string_view iv = {}, bool pad = true) {
   if (key.size() != 32) return fail(ErrorCode::kDecryptFailed, "key is not 32 bytes");
-  if (!encrypt && (in.empty() || in.size() % 16 != 0)) {
-    return fail(ErrorCode::kDecryptFailed, "ciphertext is not whole blocks");
+  if ((!encrypt || !pad) && (in.empty() || in.size() % 16 != 0)) {
+    return fail(ErrorCode::kDecryptFailed, "input is not whole blocks");
+  }
+  if (cipher == aes256cbc() && iv.size() != 16) {
+    return fail(ErrorCode::kDecryptFailed, "IV is not 16 bytes");
   }
   std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(),
                                                                       EVP_CIPHER_CTX_free);
@@ -27,8 +37,10 @@ core::Result<std::string> run(bool encrypt, std::string_view key, std::string_vi
   std::string out(in.size() + 16, '\0');
   int len = 0, fin = 0;
   // OpenSSL's padding check verifies every padding byte (and runs in constant time).
+  const auto* v = iv.empty() ? nullptr : reinterpret_cast<const unsigned char*>(iv.data());
   const bool ok =
-      EVP_CipherInit_ex(ctx.get(), aes256ecb(), nullptr, k, nullptr, encrypt ? 1 : 0) == 1 &&
+      EVP_CipherInit_ex(ctx.get(), cipher, nullptr, k, v, encrypt ? 1 : 0) == 1 &&
+      EVP_CIPHER_CTX_set_padding(ctx.get(), pad ? 1 : 0) == 1 &&
       EVP_CipherUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
                        reinterpret_cast<const unsigned char*>(in.data()),
                        static_cast<int>(in.size())) == 1 &&
@@ -49,6 +61,16 @@ core::Result<std::string> aes256ecb_decrypt(std::string_view key, std::string_vi
 
 core::Result<std::string> aes256ecb_encrypt(std::string_view key, std::string_view plaintext) {
   return run(true, key, plaintext);
+}
+
+core::Result<std::string> aes256cbc_decrypt_raw(std::string_view key, std::string_view iv,
+                                                std::string_view ciphertext) {
+  return run(false, key, ciphertext, aes256cbc(), iv, false);
+}
+
+core::Result<std::string> aes256cbc_encrypt_raw(std::string_view key, std::string_view iv,
+                                                std::string_view plaintext) {
+  return run(true, key, plaintext, aes256cbc(), iv, false);
 }
 
 }  // namespace paygate::crypto

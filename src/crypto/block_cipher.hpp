@@ -14,4 +14,13 @@ namespace paygate::crypto {
 [[nodiscard]] core::Result<std::string> aes256ecb_encrypt(std::string_view key,
                                                           std::string_view plaintext);
 
+// AES-256-CBC without padding: the input must be whole 16-byte blocks; the caller owns the
+// padding scheme (WeChat Official Account messages pad to 32 bytes).
+[[nodiscard]] core::Result<std::string> aes256cbc_decrypt_raw(std::string_view key,
+                                                              std::string_view iv,
+                                                              std::string_view ciphertext);
+[[nodiscard]] core::Result<std::string> aes256cbc_encrypt_raw(std::string_view key,
+                                                              std::string_view iv,
+                                                              std::string_view plaintext);
+
 }  // namespace paygate::crypto
