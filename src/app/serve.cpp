@@ -61,6 +61,10 @@ int serve(const std::string& config_path, bool verify_only, const std::string& p
   http::ApiConfig api;
   for (auto& m : settings->merchants) {
     api.tokens.emplace(m.id, m.api_token);
+    if (m.wechat_mp) {
+      api.messages.push_back(http::MessageRoute{
+          m.id, std::make_unique<providers::wechat_mp::Endpoint>(std::move(*m.wechat_mp))});
+    }
     if (m.wechatpay_v2) {
       pipeline::Identity id{m.id, m.wechatpay_v2->mchid, m.wechatpay_v2->appids};
       api.callbacks.push_back(http::CallbackRoute{
@@ -80,7 +84,8 @@ int serve(const std::string& config_path, bool verify_only, const std::string& p
     }
   }
   pipeline::CallbackPipeline pipeline(store.get(), clock, metrics);
-  http::Api handler(std::move(api), store.get(), pipeline, clock, metrics);
+  pipeline::MessagePipeline messages(store.get(), clock, metrics);
+  http::Api handler(std::move(api), store.get(), pipeline, messages, clock, metrics);
   auto opts = settings->server;
   opts.on_protocol_error = [&metrics](int status) {
     metrics.http_requests.inc({"protocol", std::to_string(status)});

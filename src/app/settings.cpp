@@ -10,6 +10,7 @@
 #include <toml++/toml.h>
 
 #include "crypto/x509.hpp"
+#include "providers/wechat_mp/crypto.hpp"
 
 namespace paygate::app {
 namespace {
@@ -178,6 +179,25 @@ providers::wechatpay_v2::Settings wechatpay_v2(const Reader& r, const toml::tabl
   return s;
 }
 
+providers::wechat_mp::Settings wechat_mp(const Reader& r, const toml::table& t,
+                                         const std::string& where) {
+  only_keys(t, where, {"appid", "token_file", "token_env", "encoding_aes_key_file",
+                       "encoding_aes_key_env", "max_clock_skew_seconds"});
+  providers::wechat_mp::Settings s;
+  s.appid = r.string(t, where, "appid");
+  if (s.appid.empty()) bad(where + ".appid", "must not be empty");
+  s.token = r.secret(t, where, "token");
+  if (s.token.size() < 3 || s.token.size() > 32) bad(where + ".token", "must be 3 to 32 characters");
+  if (t["encoding_aes_key_file"] || t["encoding_aes_key_env"]) {
+    const auto encoding = r.secret(t, where, "encoding_aes_key");
+    auto key = providers::wechat_mp::aes_key(encoding.reveal());
+    if (!key) bad(where + ".encoding_aes_key", "must be the 43-character EncodingAESKey");
+    s.aes_key = core::Secret(*key);
+  }
+  s.max_clock_skew_seconds = r.integer(t, where, "max_clock_skew_seconds", 300, 1, 3600);
+  return s;
+}
+
 // Public-key mode: alipay_public_key_file. Certificate mode: alipay_cert_file whose chain must
 // verify to the certificates in alipay_root_cert_file (extra certificates in alipay_cert_file
 // are intermediates).
@@ -258,7 +278,8 @@ Settings parse(const toml::table& root, const Reader& r) {
     auto t = (*merchants)[i].as_table();
     if (t == nullptr) bad(where, "must be a table");
     only_keys(*t, where,
-              {"id", "api_token_file", "api_token_env", "wechatpay_v3", "wechatpay_v2", "alipay"});
+              {"id", "api_token_file", "api_token_env", "wechatpay_v3", "wechatpay_v2", "alipay",
+               "wechat_mp"});
     MerchantSettings m;
     m.id = r.string(*t, where, "id");
     if (m.id.empty() || m.id.size() > 64 || m.id.find('/') != std::string::npos) {
@@ -269,6 +290,9 @@ Settings parse(const toml::table& root, const Reader& r) {
     if (m.api_token.size() < 16) bad(where + ".api_token", "must be at least 16 characters");
     if (auto w = (*t)["wechatpay_v2"]) {
       m.wechatpay_v2 = wechatpay_v2(r, table_at(w, where + ".wechatpay_v2"), where + ".wechatpay_v2");
+    }
+    if (auto w = (*t)["wechat_mp"]) {
+      m.wechat_mp = wechat_mp(r, table_at(w, where + ".wechat_mp"), where + ".wechat_mp");
     }
     if (auto a = (*t)["alipay"]) {
       m.alipay = alipay(r, table_at(a, where + ".alipay"), where + ".alipay");

@@ -7,6 +7,7 @@
 #include "core/secret.hpp"
 #include "http/server.hpp"
 #include "providers/alipay/adapter.hpp"
+#include "providers/wechat_mp/endpoint.hpp"
 #include "providers/wechatpay_v2/adapter.hpp"
 #include "providers/wechatpay_v3/adapter.hpp"
 
@@ -18,6 +19,7 @@ struct MerchantSettings {
   std::optional<providers::wechatpay_v3::Settings> wechatpay_v3;
   std::optional<providers::wechatpay_v2::Settings> wechatpay_v2;
   std::optional<providers::alipay::Settings> alipay;
+  std::optional<providers::wechat_mp::Settings> wechat_mp;
 };
 
 struct Settings {

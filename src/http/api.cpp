@@ -82,10 +82,11 @@ std::vector<std::string> path_segments(std::string_view target) {
 }
 
 Api::Api(ApiConfig config, store::Store* store, pipeline::CallbackPipeline& pipeline,
-         const core::Clock& clock, obs::Metrics& metrics)
+         pipeline::MessagePipeline& messages, const core::Clock& clock, obs::Metrics& metrics)
     : config_(std::move(config)),
       store_(store),
       pipeline_(pipeline),
+      messages_(messages),
       clock_(clock),
       metrics_(metrics) {}
 
@@ -107,6 +108,11 @@ void Api::handle(HttpRequest req, Respond respond) {
     Respond r = done("notify");
     if (!post) return r(error_response(ErrorCode::kNotFound, "callbacks are POST"));
     return callback(req, seg, r);
+  }
+  if (seg.size() == 3 && seg[0] == "wechat" && seg[1] == "mp") {
+    Respond r = done("wechat_mp");
+    if (!get && !post) return r(error_response(ErrorCode::kNotFound, "no such route"));
+    return wechat_mp(req, seg, r);
   }
   if (seg.size() == 1 && seg[0] == "healthz" && get) {
     return done("healthz")(json_response(200, R"({"status":"ok"})"));
@@ -182,6 +188,38 @@ void Api::callback(HttpRequest& req, const std::vector<std::string>& seg, Respon
                        return HttpResponse{r.status, r.content_type, std::move(r.body), {}};
                      });
                    });
+}
+
+void Api::wechat_mp(HttpRequest& req, const std::vector<std::string>& seg, Respond& respond) {
+  const MessageRoute* route = nullptr;
+  for (const auto& m : config_.messages) {
+    if (m.merchant == seg[2]) route = &m;
+  }
+  if (route == nullptr) return respond(HttpResponse{404, "text/plain", "", {}});
+  const auto q = req.target.find('?');
+  auto query = providers::parse_form(q == std::string::npos ? std::string_view{}
+                                                            : std::string_view(req.target).substr(q + 1));
+  if (!query) return respond(HttpResponse{400, "text/plain", "", {}});
+  if (req.method == "GET") {
+    // URL verification: echo echostr only when the signature verifies.
+    auto echo = route->endpoint->verify_url(*query);
+    if (!echo) {
+      metrics_.rejections.inc({"wechat_mp", std::string(core::to_string(echo.error().code))});
+      return respond(HttpResponse{401, "text/plain", "", {}});
+    }
+    return respond(HttpResponse{200, "text/plain", std::move(*echo), {}});
+  }
+  pipeline::MessageRequest m;
+  m.account = route->merchant;
+  m.query = std::move(*query);
+  m.body = std::move(req.body);
+  m.request_id = std::string(req.headers.get("Request-ID").value_or(""));
+  messages_.handle(*route->endpoint, std::move(m), [respond](pipeline::MakeReply make) {
+    respond.later([make = std::move(make)] {
+      providers::Reply r = make();
+      return HttpResponse{r.status, r.content_type, std::move(r.body), {}};
+    });
+  });
 }
 
 void Api::create_order(HttpRequest& req, const std::string& caller, Respond& respond) {

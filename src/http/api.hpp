@@ -9,6 +9,7 @@
 #include "http/server.hpp"
 #include "obs/metrics.hpp"
 #include "pipeline/callback_pipeline.hpp"
+#include "pipeline/messages.hpp"
 #include "providers/provider.hpp"
 #include "store/store.hpp"
 
@@ -21,9 +22,16 @@ struct CallbackRoute {
   pipeline::Identity identity;
 };
 
+// A WeChat Official Account's server URL: /wechat/mp/<merchant>.
+struct MessageRoute {
+  std::string merchant;
+  std::unique_ptr<providers::wechat_mp::Endpoint> endpoint;
+};
+
 struct ApiConfig {
   std::map<std::string, core::Secret> tokens;  // merchant -> bearer token
   std::vector<CallbackRoute> callbacks;
+  std::vector<MessageRoute> messages;
 };
 
 // Routes requests to health, metrics, the /v1 merchant API and provider callbacks. Holds no
@@ -32,11 +40,12 @@ struct ApiConfig {
 class Api final : public HttpHandler {
  public:
   Api(ApiConfig config, store::Store* store, pipeline::CallbackPipeline& pipeline,
-      const core::Clock& clock, obs::Metrics& metrics);
+      pipeline::MessagePipeline& messages, const core::Clock& clock, obs::Metrics& metrics);
   void handle(HttpRequest request, Respond respond) override;
 
  private:
   void callback(HttpRequest& req, const std::vector<std::string>& seg, Respond& respond);
+  void wechat_mp(HttpRequest& req, const std::vector<std::string>& seg, Respond& respond);
   void create_order(HttpRequest& req, const std::string& caller, Respond& respond);
   void get_order(const std::vector<std::string>& seg, const std::string& caller, Respond& respond);
   void list_anomalies(const std::string& caller, Respond& respond);
@@ -49,6 +58,7 @@ class Api final : public HttpHandler {
   ApiConfig config_;
   store::Store* store_;
   pipeline::CallbackPipeline& pipeline_;
+  pipeline::MessagePipeline& messages_;
   const core::Clock& clock_;
   obs::Metrics& metrics_;
 };

@@ -23,6 +23,7 @@
 #include "crypto/block_cipher.hpp"
 #include "crypto/digest.hpp"
 #include "providers/alipay/adapter.hpp"
+#include "providers/wechat_mp/crypto.hpp"
 #include "providers/wechatpay_v2/adapter.hpp"
 #include "sim/http_client.hpp"
 #include "support/db.hpp"
@@ -462,6 +463,78 @@ TEST_F(Gateway, WechatpayV2NotificationsEndToEnd) {
   EXPECT_EQ(stop(SIGTERM), 0);
   EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM inbox WHERE provider = 'wechatpay_v2'"), 2);
   EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox"), 2);
+}
+
+// WeChat Official Account: URL verification, plaintext and safe-mode messages stored once in
+// the inbox with an outbox event each, `success` only after the commit.
+TEST_F(Gateway, WechatMpMessagesEndToEnd) {
+  namespace mp = paygate::providers::wechat_mp;
+  const std::string token = "hXkvf4kcrrxiYUc6";
+  const std::string encoding = "6yEYJA9hG5rNdX0xPyhOFEYcSb9PLaT1ogyXy84quyA";
+  const std::string appid = "wxf185527f93299c87";
+  std::ofstream(dir_ / "keys" / "mp_token") << token << "\n";
+  std::ofstream(dir_ / "keys" / "mp_aes") << encoding << "\n";
+  std::ofstream(dir_ / "paygate.toml", std::ios::app)
+      << "\n[merchant.wechat_mp]\nappid = \"" << appid
+      << "\"\ntoken_file = \"keys/mp_token\"\nencoding_aes_key_file = \"keys/mp_aes\"\n";
+  start();
+  paygate::sim::HttpClient c;
+  const std::string ts = std::to_string(std::time(nullptr));
+  const std::string nonce = "8461502677";
+  const std::string sig = mp::signature({token, ts, nonce});
+  const std::string q = "?signature=" + sig + "&timestamp=" + ts + "&nonce=" + nonce;
+
+  auto r = c.request("GET", url("/wechat/mp/sandbox" + q + "&echostr=2654452625733708346"), {}, "", 5s);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "2654452625733708346");
+  r = c.request("GET", url("/wechat/mp/sandbox?signature=00&timestamp=" + ts + "&nonce=1&echostr=x"),
+                {}, "", 5s);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.body, "");
+
+  const std::string text_msg =
+      "<xml><ToUserName><![CDATA[gh_49c0324fea4b]]></ToUserName><FromUserName><![CDATA[o_user_1]]>"
+      "</FromUserName><CreateTime>" + ts + "</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+      "<Content><![CDATA[你好 hello]]></Content><MsgId>2596366617435504470</MsgId></xml>";
+  r = c.request("POST", url("/wechat/mp/sandbox" + q + "&openid=o_user_1"), {}, text_msg, 5s);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "success");
+  // WeChat's retry of the same message: acknowledged, stored once.
+  EXPECT_EQ(c.request("POST", url("/wechat/mp/sandbox" + q), {}, text_msg, 5s).body, "success");
+
+  // Safe mode: an event, encrypted and signed with msg_signature.
+  const std::string event_msg =
+      "<xml><ToUserName><![CDATA[gh_49c0324fea4b]]></ToUserName><FromUserName><![CDATA[o_user_1]]>"
+      "</FromUserName><CreateTime>" + ts + "</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+      "<Event><![CDATA[subscribe]]></Event></xml>";
+  const auto key = *mp::aes_key(encoding);
+  const auto enc = *mp::encrypt_message(key, std::string(16, 'r'), event_msg, appid);
+  const std::string body = "<xml><ToUserName><![CDATA[gh_49c0324fea4b]]></ToUserName><Encrypt><![CDATA[" +
+                           enc + "]]></Encrypt></xml>";
+  const std::string safe_q = q + "&encrypt_type=aes&msg_signature=" + mp::signature({token, ts, nonce, enc});
+  r = c.request("POST", url("/wechat/mp/sandbox" + safe_q), {}, body, 5s);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "success");
+  // Another account's appid inside the ciphertext is refused.
+  const auto other = *mp::encrypt_message(key, std::string(16, 'r'), event_msg, "wx_other");
+  r = c.request("POST", url("/wechat/mp/sandbox" + q + "&encrypt_type=aes&msg_signature=" +
+                            mp::signature({token, ts, nonce, other})),
+                {}, "<xml><Encrypt><![CDATA[" + other + "]]></Encrypt></xml>", 5s);
+  EXPECT_EQ(r.status, 401);
+  // A stale signature (captured long ago) is refused.
+  const std::string old_ts = std::to_string(std::time(nullptr) - 3600);
+  r = c.request("POST", url("/wechat/mp/sandbox?signature=" + mp::signature({token, old_ts, nonce}) +
+                            "&timestamp=" + old_ts + "&nonce=" + nonce),
+                {}, text_msg, 5s);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(c.request("POST", url("/wechat/mp/nobody" + q), {}, text_msg, 5s).status, 404);
+
+  EXPECT_EQ(stop(SIGTERM), 0);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM inbox WHERE provider = 'wechat_mp'"), 2);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox WHERE event_type = 'wechat_mp.message'"), 1);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox WHERE event_type = 'wechat_mp.event'"), 1);
+  // Message contents stay out of the log.
+  EXPECT_EQ(slurp(dir_ / "server.log").find("hello"), std::string::npos);
 }
 
 // Every notification vector through the `paygate verify` command line.

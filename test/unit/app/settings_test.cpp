@@ -156,5 +156,32 @@ TEST_F(SettingsTest, WechatpayV2SectionIsValidated) {
                "wechatpay_v2.api_key_env");
 }
 
+TEST_F(SettingsTest, WechatMpSectionIsValidated) {
+  std::ofstream(dir_ / "mp_token") << "hXkvf4kcrrxiYUc6\n";
+  std::ofstream(dir_ / "mp_aes") << "6yEYJA9hG5rNdX0xPyhOFEYcSb9PLaT1ogyXy84quyA\n";
+  std::ofstream(dir_ / "mp_bad_aes") << "short\n";
+  const std::string ok = good_ + "\n[merchant.wechat_mp]\nappid = \"wxf185527f93299c87\"\n"
+                                 "token_file = \"mp_token\"\nencoding_aes_key_file = \"mp_aes\"\n";
+  auto r = load(ok);
+  ASSERT_TRUE(r) << r.error().detail;
+  ASSERT_TRUE(r->merchants[0].wechat_mp);
+  EXPECT_TRUE(r->merchants[0].wechat_mp->aes_key);
+  auto swap = [&](const std::string& from, const std::string& to) {
+    std::string t = ok;
+    return t.replace(t.find(from), from.size(), to);
+  };
+  expect_error(swap("\"mp_aes\"", "\"mp_bad_aes\""), "wechat_mp.encoding_aes_key");
+  expect_error(swap("appid = \"wxf185527f93299c87\"\n", ""), "wechat_mp.appid");
+  expect_error(swap("token_file = \"mp_token\"\n", ""), "wechat_mp.token");
+  // Plaintext mode only: no EncodingAESKey.
+  auto plain = load(swap("encoding_aes_key_file = \"mp_aes\"\n", ""));
+  ASSERT_TRUE(plain) << plain.error().detail;
+  EXPECT_FALSE(plain->merchants[0].wechat_mp->aes_key);
+  // Errors name the setting, never the secret.
+  auto bad = load(swap("\"mp_aes\"", "\"mp_bad_aes\""));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().detail.find("short"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace paygate::app

@@ -1,0 +1,152 @@
+#include "pipeline/messages.hpp"
+
+#include <chrono>
+#include <memory>
+
+#include "core/json_out.hpp"
+#include "obs/log.hpp"
+
+namespace paygate::pipeline {
+namespace {
+
+using core::ErrorCode;
+using Clock = std::chrono::steady_clock;
+constexpr const char* kProvider = "wechat_mp";
+
+providers::Reply text(int status, std::string body) {
+  return providers::Reply{status, "text/plain", std::move(body)};
+}
+
+int status_for(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kStoreUnavailable:
+    case ErrorCode::kInternal:
+      return 500;
+    case ErrorCode::kBadSignature:
+    case ErrorCode::kStaleTimestamp:
+    case ErrorCode::kDecryptFailed:
+    case ErrorCode::kMissingHeader:
+      return 401;
+    default:
+      return 400;
+  }
+}
+
+std::string fields_json(const providers::FormParams& fields) {
+  core::JsonOut j;
+  j.begin_object();
+  for (const auto& [k, v] : fields) j.str(k, v);
+  j.end_object();
+  return j.take();
+}
+
+}  // namespace
+
+std::string message_payload(const std::string& account, const providers::wechat_mp::Message& m) {
+  core::JsonOut j;
+  j.begin_object()
+      .str("type", m.is_event ? "wechat_mp.event" : "wechat_mp.message")
+      .str("account", account)
+      .str("dedupe_key", m.dedupe_key)
+      .str("msg_type", m.msg_type)
+      .str_or_null("event", m.event)
+      .str("from_user", m.from_user)
+      .str("to_user", m.to_user)
+      .num("create_time", m.create_time)
+      .begin_object("fields");
+  for (const auto& [k, v] : m.fields) j.str(k, v);
+  j.end_object().end_object();
+  return j.take();
+}
+
+void MessagePipeline::handle(const providers::wechat_mp::Endpoint& endpoint,
+                             MessageRequest request, ReplyFn reply) {
+  const auto start = Clock::now();
+  auto finish = [this, start, account = request.account, request_id = request.request_id](
+                    const ReplyFn& reply, providers::Reply r, std::string outcome,
+                    std::string reason) {
+    reply([this, start, account, request_id, r = std::move(r), outcome = std::move(outcome),
+           reason = std::move(reason)]() mutable {
+      const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+      metrics_.callbacks.inc({kProvider, outcome});
+      metrics_.reply_seconds.observe({kProvider}, secs);
+      obs::Log log(outcome == "error" ? obs::Level::kError : obs::Level::kInfo, "callback");
+      log.str("request_id", request_id).str("provider", kProvider).str("merchant", account)
+          .str("outcome", outcome).num("status", r.status).real("latency_ms", secs * 1000);
+      if (!reason.empty()) log.str("reason", reason);
+      return std::move(r);
+    });
+  };
+
+  auto msg = endpoint.accept(request.query, request.body, clock_.now_unix());
+  if (!msg) {
+    const auto code = msg.error().code;
+    metrics_.rejections.inc({kProvider, std::string(core::to_string(code))});
+    finish(reply, text(status_for(code), ""), "rejected", std::string(core::to_string(code)));
+    return;
+  }
+  if (store_ == nullptr) {
+    finish(reply, text(200, "success"), "verified", "");
+    return;
+  }
+  struct State {
+    store::InboxEntry entry;
+    store::OutboxEvent outbox;
+    bool duplicate = false;
+  };
+  auto st = std::make_shared<State>();
+  auto& e = st->entry;
+  e.provider = kProvider;
+  e.merchant = request.account;
+  e.notification_id = msg->dedupe_key;
+  e.business_key = msg->dedupe_key;
+  e.event_type = msg->is_event ? "event:" + msg->event : msg->msg_type;
+  e.out_trade_no = "";
+  {
+    core::JsonOut q;
+    q.begin_object();
+    for (const auto& [k, v] : request.query) q.str(k, v);
+    q.end_object();
+    e.headers_json = q.take();  // the signed query parameters, for audit
+  }
+  e.body = std::move(request.body);
+  e.decoded_json = fields_json(msg->fields);
+  e.status = store::InboxStatus::kApplied;
+  e.received_at_ms = clock_.now_ms();
+  auto& ob = st->outbox;
+  ob.merchant = request.account;
+  ob.out_trade_no = "mp:" + msg->from_user;  // events of one user stay in order
+  ob.event_type = msg->is_event ? "wechat_mp.event" : "wechat_mp.message";
+  ob.payload = message_payload(request.account, *msg);
+  ob.created_at_ms = e.received_at_ms;
+
+  store_->submit(
+      [st](store::Tx& tx) -> core::Result<void> {
+        auto seen = tx.inbox_has(st->entry.provider, st->entry.merchant,
+                                 st->entry.notification_id, st->entry.business_key);
+        if (!seen) return tl::unexpected(seen.error());
+        if (*seen) {
+          st->duplicate = true;
+          return {};
+        }
+        auto id = tx.insert_inbox(st->entry);
+        if (!id) return tl::unexpected(id.error());
+        if (!*id) {
+          st->duplicate = true;
+          return {};
+        }
+        st->outbox.inbox_id = **id;
+        if (auto r = tx.add_outbox(st->outbox); !r) return tl::unexpected(r.error());
+        return {};
+      },
+      [st, reply = std::move(reply), finish](core::Result<void> committed) {
+        if (!committed) {
+          finish(reply, text(500, ""), "error", committed.error().detail);
+          return;
+        }
+        // WeChat needs `success` (or an empty body) within 5 s; passive replies are not sent.
+        finish(reply, text(200, "success"), st->duplicate ? "duplicate" : "applied", "");
+      });
+}
+
+}  // namespace paygate::pipeline
