@@ -39,6 +39,24 @@ using Clock = std::chrono::steady_clock;
 
 }  // namespace
 
+void answer(obs::Metrics& metrics, const ReplyFn& reply, CallbackRecord rec,
+            providers::Reply r) {
+  reply([&metrics, rec = std::move(rec), r = std::move(r)]() mutable {
+    const double secs = std::chrono::duration<double>(Clock::now() - rec.start).count();
+    metrics.callbacks.inc({rec.provider, rec.outcome});
+    metrics.reply_seconds.observe({rec.provider}, secs);
+    obs::Log log(rec.outcome == "error" ? obs::Level::kError : obs::Level::kInfo, "callback");
+    log.str("request_id", rec.request_id).str("provider", rec.provider)
+        .str("merchant", rec.merchant).str("outcome", rec.outcome).num("status", r.status)
+        .real("latency_ms", secs * 1000);
+    if (!rec.reason.empty()) log.str("reason", rec.reason);
+    if (!rec.notification_id.empty()) {
+      log.str("notification_id", rec.notification_id).str("out_trade_no", rec.out_trade_no);
+    }
+    return std::move(r);
+  });
+}
+
 void CallbackPipeline::handle(const providers::CallbackAdapter& adapter, const Identity& identity,
                               CallbackRequest request, ReplyFn reply) {
   const auto start = Clock::now();
@@ -47,27 +65,13 @@ void CallbackPipeline::handle(const providers::CallbackAdapter& adapter, const I
                  request_id = request.request_id](
                     const ReplyFn& reply, providers::Reply r, std::string_view outcome,
                     std::string_view reason, const core::PaymentEvent* ev) {
-    std::string notification_id, out_trade_no;
+    CallbackRecord rec{provider, merchant, request_id, start, std::string(outcome),
+                       std::string(reason), "", ""};
     if (ev) {
-      notification_id = ev->notification_id;
-      out_trade_no = ev->out_trade_no;
+      rec.notification_id = ev->notification_id;
+      rec.out_trade_no = ev->out_trade_no;
     }
-    reply([this, provider, start, merchant, request_id, r = std::move(r),
-           outcome = std::string(outcome), reason = std::string(reason),
-           notification_id = std::move(notification_id),
-           out_trade_no = std::move(out_trade_no)]() mutable {
-      const double secs = std::chrono::duration<double>(Clock::now() - start).count();
-      metrics_.callbacks.inc({provider, outcome});
-      metrics_.reply_seconds.observe({provider}, secs);
-      obs::Log log(outcome == "error" ? obs::Level::kError : obs::Level::kInfo, "callback");
-      log.str("request_id", request_id).str("provider", provider).str("merchant", merchant)
-          .str("outcome", outcome).num("status", r.status).real("latency_ms", secs * 1000);
-      if (!reason.empty()) log.str("reason", reason);
-      if (!notification_id.empty()) {
-        log.str("notification_id", notification_id).str("out_trade_no", out_trade_no);
-      }
-      return std::move(r);
-    });
+    answer(metrics_, reply, std::move(rec), std::move(r));
   };
 
   providers::InboundRequest in{"POST", request.target, request.headers, request.body};

@@ -1,4 +1,5 @@
 #pragma once
+#include <chrono>
 #include <functional>
 #include <string>
 
@@ -22,6 +23,22 @@ struct CallbackRequest {
 // pipeline logs and counts inside it, so none of that runs on the store's writer thread.
 using MakeReply = std::function<providers::Reply()>;
 using ReplyFn = std::function<void(MakeReply)>;
+
+// What one answered callback leaves in the metrics and the log (never payloads or secrets).
+struct CallbackRecord {
+  std::string provider;
+  std::string merchant;
+  std::string request_id;
+  std::chrono::steady_clock::time_point start;
+  std::string outcome;  // applied, duplicate, anomaly, rejected, error, verified
+  std::string reason;
+  std::string notification_id;
+  std::string out_trade_no;
+};
+
+// Hands `reply` to the transport; on its I/O thread the callback is counted and logged.
+void answer(obs::Metrics& metrics, const ReplyFn& reply, CallbackRecord record,
+            providers::Reply r);
 
 // verify -> decode -> (one transaction: inbox, dedupe, checks, state machine, outbox) -> commit
 // -> reply. The reply is produced only after the store reports the commit durable.

@@ -4,7 +4,6 @@
 #include <memory>
 
 #include "core/json_out.hpp"
-#include "obs/log.hpp"
 
 namespace paygate::pipeline {
 namespace {
@@ -65,17 +64,10 @@ void MessagePipeline::handle(const providers::wechat_mp::Endpoint& endpoint,
   auto finish = [this, start, account = request.account, request_id = request.request_id](
                     const ReplyFn& reply, providers::Reply r, std::string outcome,
                     std::string reason) {
-    reply([this, start, account, request_id, r = std::move(r), outcome = std::move(outcome),
-           reason = std::move(reason)]() mutable {
-      const double secs = std::chrono::duration<double>(Clock::now() - start).count();
-      metrics_.callbacks.inc({kProvider, outcome});
-      metrics_.reply_seconds.observe({kProvider}, secs);
-      obs::Log log(outcome == "error" ? obs::Level::kError : obs::Level::kInfo, "callback");
-      log.str("request_id", request_id).str("provider", kProvider).str("merchant", account)
-          .str("outcome", outcome).num("status", r.status).real("latency_ms", secs * 1000);
-      if (!reason.empty()) log.str("reason", reason);
-      return std::move(r);
-    });
+    answer(metrics_, reply,
+           CallbackRecord{kProvider, account, request_id, start, std::move(outcome),
+                          std::move(reason), "", ""},
+           std::move(r));
   };
 
   auto msg = endpoint.accept(request.query, request.body, clock_.now_unix());
