@@ -69,18 +69,20 @@ int serve(const std::string& config_path, bool verify_only, const std::string& p
       pipeline::Identity id{m.id, m.wechatpay_v2->mchid, m.wechatpay_v2->appids};
       api.callbacks.push_back(http::CallbackRoute{
           "wechatpay/v2",
-          std::make_unique<providers::wechatpay_v2::Adapter>(std::move(*m.wechatpay_v2)), id});
+          std::make_unique<providers::wechatpay_v2::Adapter>(std::move(*m.wechatpay_v2)), id, ""});
     }
     if (m.alipay) {
       pipeline::Identity id{m.id, m.alipay->seller_id, {m.alipay->app_id}};
+      std::string redirect = m.alipay->return_redirect_url;
       api.callbacks.push_back(http::CallbackRoute{
-          "alipay", std::make_unique<providers::alipay::Adapter>(std::move(*m.alipay)), id});
+          "alipay", std::make_unique<providers::alipay::Adapter>(std::move(*m.alipay)), id,
+          std::move(redirect)});
     }
     if (m.wechatpay_v3) {
       pipeline::Identity id{m.id, m.wechatpay_v3->mchid, m.wechatpay_v3->appids};
       api.callbacks.push_back(http::CallbackRoute{
           "wechatpay/v3",
-          std::make_unique<providers::wechatpay_v3::Adapter>(std::move(*m.wechatpay_v3)), id});
+          std::make_unique<providers::wechatpay_v3::Adapter>(std::move(*m.wechatpay_v3)), id, ""});
     }
   }
   pipeline::CallbackPipeline pipeline(store.get(), clock, metrics);

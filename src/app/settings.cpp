@@ -204,7 +204,7 @@ providers::wechat_mp::Settings wechat_mp(const Reader& r, const toml::table& t,
 providers::alipay::Settings alipay(const Reader& r, const toml::table& t,
                                    const std::string& where) {
   only_keys(t, where, {"app_id", "seller_id", "alipay_public_key_file", "alipay_cert_file",
-                       "alipay_root_cert_file"});
+                       "alipay_root_cert_file", "return_redirect_url"});
   providers::alipay::Settings s;
   s.app_id = r.string(t, where, "app_id");
   s.seller_id = r.string(t, where, "seller_id");
@@ -229,6 +229,11 @@ providers::alipay::Settings alipay(const Reader& r, const toml::table& t,
   auto key = crypto::PublicKey::from_pem(pem);
   if (!key) bad(where + "." + fk, key.error().detail);
   s.alipay_key = *key;
+  s.return_redirect_url = r.string(t, where, "return_redirect_url", std::string());
+  if (!s.return_redirect_url.empty() && s.return_redirect_url.rfind("https://", 0) != 0 &&
+      s.return_redirect_url.rfind("http://", 0) != 0) {
+    bad(where + ".return_redirect_url", "must be an http(s) URL");
+  }
   return s;
 }
 

@@ -110,7 +110,7 @@ int verify_alipay(const VerifyAlipayArgs& args) {
   if (!read_all(args.key_file, pem)) return usage("cannot read " + args.key_file);
   auto key = crypto::PublicKey::from_pem(pem);
   if (!key) return usage(args.key_file + ": " + key.error().detail);
-  providers::alipay::Adapter adapter(providers::alipay::Settings{"", "", *key});
+  providers::alipay::Adapter adapter(providers::alipay::Settings{"", "", *key, ""});
   core::Headers headers;
   const auto r = adapter.inspect(providers::InboundRequest{"POST", "", headers, body});
 

@@ -109,6 +109,10 @@ void Api::handle(HttpRequest req, Respond respond) {
     if (!post) return r(error_response(ErrorCode::kNotFound, "callbacks are POST"));
     return callback(req, seg, r);
   }
+  if (seg.size() >= 3 && seg[0] == "return" && get) {
+    Respond r = done("return");
+    return browser_return(req, seg, r);
+  }
   if (seg.size() == 3 && seg[0] == "wechat" && seg[1] == "mp") {
     Respond r = done("wechat_mp");
     if (!get && !post) return r(error_response(ErrorCode::kNotFound, "no such route"));
@@ -188,6 +192,81 @@ void Api::callback(HttpRequest& req, const std::vector<std::string>& seg, Respon
                        return HttpResponse{r.status, r.content_type, std::move(r.body), {}};
                      });
                    });
+}
+
+namespace {
+
+std::string html_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string url_escape(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+HttpResponse page(int status, const std::string& text) {
+  return HttpResponse{status, "text/html; charset=utf-8",
+                      "<!doctype html><meta charset=\"utf-8\"><title>paygate</title><p>" +
+                          html_escape(text) + "</p>\n",
+                      {}};
+}
+
+}  // namespace
+
+// GET /return/<provider path>/<merchant>?<signed parameters>: verified, display only.
+void Api::browser_return(HttpRequest& req, const std::vector<std::string>& seg,
+                         Respond& respond) {
+  std::string path;
+  for (std::size_t i = 1; i + 1 < seg.size(); ++i) {
+    if (!path.empty()) path += '/';
+    path += seg[i];
+  }
+  const CallbackRoute* route = find_route(path, seg.back());
+  if (route == nullptr) return respond(page(404, "Unknown payment return address."));
+  const auto q = req.target.find('?');
+  auto otn = route->adapter->verify_return(
+      q == std::string::npos ? std::string_view{} : std::string_view(req.target).substr(q + 1));
+  if (!otn) {
+    metrics_.rejections.inc({std::string(route->adapter->provider()) + "_return",
+                             std::string(core::to_string(otn.error().code))});
+    return respond(page(400, "This payment return could not be verified."));
+  }
+  std::string state = "UNKNOWN";
+  if (store_ != nullptr) {
+    auto d = store_->order_details(route->identity.merchant, *otn);
+    if (d && *d) state = std::string(core::to_string((*d)->order.state));
+  }
+  if (!route->return_redirect_url.empty()) {
+    const auto& url = route->return_redirect_url;
+    HttpResponse r{302, "text/plain", "", {}};
+    r.headers.emplace_back("Location", url + (url.find('?') == std::string::npos ? "?" : "&") +
+                                           "out_trade_no=" + url_escape(*otn) +
+                                           "&state=" + state);
+    return respond(std::move(r));
+  }
+  // The asynchronous notification decides; this page only shows what is stored now.
+  respond(page(200, "Order " + *otn + ": " + state));
 }
 
 void Api::wechat_mp(HttpRequest& req, const std::vector<std::string>& seg, Respond& respond) {

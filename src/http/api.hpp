@@ -20,6 +20,7 @@ struct CallbackRoute {
   std::string path;  // e.g. "wechatpay/v3"
   std::unique_ptr<providers::CallbackAdapter> adapter;
   pipeline::Identity identity;
+  std::string return_redirect_url;  // browser returns go here once verified (optional)
 };
 
 // A WeChat Official Account's server URL: /wechat/mp/<merchant>.
@@ -46,6 +47,7 @@ class Api final : public HttpHandler {
  private:
   void callback(HttpRequest& req, const std::vector<std::string>& seg, Respond& respond);
   void wechat_mp(HttpRequest& req, const std::vector<std::string>& seg, Respond& respond);
+  void browser_return(HttpRequest& req, const std::vector<std::string>& seg, Respond& respond);
   void create_order(HttpRequest& req, const std::string& caller, Respond& respond);
   void get_order(const std::vector<std::string>& seg, const std::string& caller, Respond& respond);
   void list_anomalies(const std::string& caller, Respond& respond);

@@ -50,6 +50,12 @@ class CallbackAdapter {
   // The exact ack for a durable outcome, or the failure reply for an error.
   virtual Reply reply(Outcome outcome) const = 0;
   virtual Reply reply(core::ErrorCode error) const = 0;
+
+  // A browser returning from the provider's pay page with signed query parameters: the
+  // out_trade_no they name once verified. Display only; it never changes an order.
+  [[nodiscard]] virtual core::Result<std::string> verify_return(std::string_view query) const {
+    return core::fail(core::ErrorCode::kNotFound, "no browser return for this provider");
+  }
 };
 
 }  // namespace paygate::providers

@@ -378,6 +378,24 @@ TEST_F(Gateway, AlipayNotificationsEndToEnd) {
   auto order = json::parse(api("GET", "/v1/orders/sandbox/ALI-1").body);
   EXPECT_EQ(order["state"], "PARTIALLY_REFUNDED");
   EXPECT_EQ(order["refunded"], 10000);
+
+  // The browser return: verified, shows the stored state, changes nothing.
+  const std::string ret = alipay_body(*key, {{"app_id", "2021000000000001"},
+                                             {"seller_id", "2088000000000001"},
+                                             {"out_trade_no", "ALI-1"},
+                                             {"method", "alipay.trade.page.pay.return"},
+                                             {"total_amount", "9159.98"},
+                                             {"trade_no", "2024000000000000000000000001"},
+                                             {"timestamp", "2024-06-21 16:37:00"},
+                                             {"charset", "utf-8"}, {"version", "1.0"}});
+  r = c.request("GET", url("/return/alipay/sandbox?" + ret), {}, "", 5s);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("ALI-1: PARTIALLY_REFUNDED"), std::string::npos) << r.body;
+  std::string forged_return = ret;
+  forged_return.replace(forged_return.find("ALI-1"), 5, "ALI-2");
+  r = c.request("GET", url("/return/alipay/sandbox?" + forged_return), {}, "", 5s);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(c.request("GET", url("/return/alipay/nobody?" + ret), {}, "", 5s).status, 404);
   EXPECT_EQ(stop(SIGTERM), 0);
   // N0 (noop), N1 (applied), N3 (applied); N2 repeats N1's business fact and is not stored.
   EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM inbox WHERE provider = 'alipay'"), 3);

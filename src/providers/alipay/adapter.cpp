@@ -106,6 +106,20 @@ core::Result<Notification> Adapter::accept(const InboundRequest& req, int64_t) c
   return Notification{std::move(*ev)};
 }
 
+core::Result<std::string> Adapter::verify_return(std::string_view query) const {
+  auto params = parse_form(query);
+  if (!params) return tl::unexpected(params.error());
+  if (auto v = verify(*params); !v) return tl::unexpected(v.error());
+  if (form_get(*params, "app_id") != settings_.app_id ||
+      (form_value(*params, "seller_id") != nullptr &&
+       form_get(*params, "seller_id") != settings_.seller_id)) {
+    return fail(ErrorCode::kAppMismatch, "return is for another app or seller");
+  }
+  std::string otn = form_get(*params, "out_trade_no");
+  if (otn.empty()) return fail(ErrorCode::kMalformed, "no out_trade_no");
+  return otn;
+}
+
 Inspection Adapter::inspect(const InboundRequest& req) const {
   Inspection r;
   auto params = parse_form(req.body);

@@ -27,6 +27,9 @@ struct Settings {
   // Public-key mode: the Alipay public key. Certificate mode: the key inside the Alipay
   // public-key certificate, whose chain to the Alipay root bundle was checked at load.
   crypto::PublicKey alipay_key;
+  // Where GET /return/alipay/{merchant} sends the browser after verifying (with out_trade_no
+  // and state appended); empty: paygate shows the order's state itself.
+  std::string return_redirect_url;
 };
 
 // Every check run on its own, for `paygate verify alipay`.
@@ -56,6 +59,9 @@ class Adapter final : public CallbackAdapter {
   Reply reply(Outcome outcome) const override;
   Reply reply(core::ErrorCode error) const override;
   Inspection inspect(const InboundRequest& request) const;
+  // The sync return (return_url): same signature rule over the query; app_id and seller_id
+  // must be this merchant's.
+  core::Result<std::string> verify_return(std::string_view query) const override;
   std::string_view provider_merchant_id() const override { return settings_.seller_id; }
   const std::vector<std::string>& allowed_app_ids() const override { return app_ids_; }
 

@@ -133,6 +133,9 @@ TEST_F(AlipaySettingsTest, BadSectionsNameTheSetting) {
                "alipay.alipay_cert_file");
   expect_error(with("app_id = \"2021\"\nseller_id = \"2088\"\nalipay_cert_file = \"alipay_cert.pem\"\n"),
                "alipay.alipay_root_cert_file");
+  expect_error(with("app_id = \"2021\"\nseller_id = \"2088\"\nalipay_public_key_file = \"alipay_pub.pem\"\n"
+                    "return_redirect_url = \"javascript:alert(1)\"\n"),
+               "alipay.return_redirect_url");
 }
 
 TEST_F(SettingsTest, WechatpayV2SectionIsValidated) {

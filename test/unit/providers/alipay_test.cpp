@@ -41,7 +41,7 @@ TEST(AlipayVectors, AsyncNotifications) {
                                     : in["alipay_public_key_pem"].get<std::string>();
     auto key = crypto::PublicKey::from_pem(key_pem);
     ASSERT_TRUE(key);
-    Adapter adapter(Settings{app_id, seller_id, *key});
+    Adapter adapter(Settings{app_id, seller_id, *key, ""});
     core::Headers h;
     h.add("Content-Type", in["content_type"].get<std::string>());
     // Extra query parameters on the notify URL do not take part.
@@ -153,7 +153,7 @@ TEST(AlipayForms, NotificationWithoutSignatureOrWithOtherTypeIsRejected) {
   ASSERT_TRUE(key);
   auto pub = crypto::PublicKey::from_pem(key->public_pem());
   ASSERT_TRUE(pub);
-  Adapter adapter(Settings{"app", "seller", *pub});
+  Adapter adapter(Settings{"app", "seller", *pub, ""});
   core::Headers h;
   for (const char* body : {"notify_id=1&out_trade_no=o&total_amount=1.00",
                            "notify_id=1&sign=AAAA&sign_type=RSA",
