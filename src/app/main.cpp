@@ -32,6 +32,21 @@ int main(int argc, char** argv) {
   ali->add_option("--key", vaa.key_file, "Alipay public key or Alipay public-key certificate PEM")
       ->required();
 
+  paygate::app::VerifyV2Args v2a;
+  auto* v2 = verify->add_subcommand("wechatpay-v2", "a WeChat Pay APIv2 notification (XML body)");
+  v2->add_option("--body", v2a.body_file, "file holding the exact XML body")->required();
+  v2->add_option("--api-key-file", v2a.api_key_file, "file holding the APIv2 key")->required();
+
+  paygate::app::VerifyMpArgs mpa;
+  auto* mp = verify->add_subcommand("wechat-mp", "a WeChat Official Account message");
+  mp->add_option("--query", mpa.query, "the request's query string")->required();
+  mp->add_option("--body", mpa.body_file, "file holding the exact XML body")->required();
+  mp->add_option("--token-file", mpa.token_file, "file holding the Token")->required();
+  mp->add_option("--encoding-aes-key-file", mpa.encoding_aes_key_file,
+                 "file holding the EncodingAESKey (safe mode)");
+  mp->add_option("--appid", mpa.appid, "the account's appid (safe mode)");
+  mp->add_option("--now", mpa.now, "receiver clock, unix seconds (default: now)");
+
   auto* sim = app.add_subcommand("sim", "the WeChat Pay side, for development and tests");
   sim->require_subcommand(1);
   std::string dir = "data", merchant = "sandbox", listen = "127.0.0.1:8080";
@@ -76,6 +91,8 @@ int main(int argc, char** argv) {
     if (*serve) return paygate::app::serve(config, verify_only, port_file);
     if (*v3) return paygate::app::verify_wechatpay_v3(va);
     if (*ali) return paygate::app::verify_alipay(vaa);
+    if (*v2) return paygate::app::verify_wechatpay_v2(v2a);
+    if (*mp) return paygate::app::verify_wechat_mp(mpa);
     if (*init) return paygate::app::sim_init(dir, merchant, listen, force);
     if (*pay) return paygate::app::sim_pay(pa);
     if (*refund) return paygate::app::sim_refund(pa);

@@ -8,6 +8,9 @@
 
 #include "core/clock.hpp"
 #include "providers/alipay/adapter.hpp"
+#include "providers/wechat_mp/crypto.hpp"
+#include "providers/wechat_mp/endpoint.hpp"
+#include "providers/wechatpay_v2/adapter.hpp"
 #include "providers/wechatpay_v3/adapter.hpp"
 
 namespace paygate::app {
@@ -22,6 +25,18 @@ bool read_all(const std::string& path, std::string& out) {
   ss << in.rdbuf();
   out = ss.str();
   return true;
+}
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+json event_json(const core::PaymentEvent& e) {
+  return {{"kind", core::to_string(e.kind)},
+          {"notification_id", e.notification_id},
+          {"out_trade_no", e.out_trade_no},
+          {"total", e.total}};
 }
 
 int usage(const std::string& msg) {
@@ -125,30 +140,86 @@ int verify_alipay(const VerifyAlipayArgs& args) {
   if (r.form_ok) {
     out["sign_content"] = r.sign_content;
     json params = json::object();
-    // Values may be in the notification's charset (GBK occurs); show them only when UTF-8.
-    for (const auto& [k, v] : r.params) {
-      json value = v;
-      try {
-        (void)value.dump();
-      } catch (const json::exception&) {
-        value = "(not UTF-8)";
-      }
-      params[k] = value;
-    }
+    for (const auto& [k, v] : r.params) params[k] = v;
     out["params"] = params;
   }
   if (r.event) {
-    out["event"] = {{"kind", core::to_string(r.event->kind)},
-                    {"notification_id", r.event->notification_id},
-                    {"out_trade_no", r.event->out_trade_no},
-                    {"total", r.event->total}};
+    out["event"] = event_json(*r.event);
   }
-  try {
-    std::cout << out.dump(2) << "\n";
-  } catch (const json::exception&) {
-    out.erase("sign_content");
-    std::cout << out.dump(2) << "\n";
+  // Values may be in the notification's charset (GBK occurs): invalid UTF-8 is replaced.
+  std::cout << out.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+  return r.accepted() ? 0 : 1;
+}
+
+int verify_wechatpay_v2(const VerifyV2Args& args) {
+  std::string body, key;
+  if (!read_all(args.body_file, body)) return usage("cannot read " + args.body_file);
+  if (!read_all(args.api_key_file, key)) return usage("cannot read " + args.api_key_file);
+  key = trimmed(key);
+  if (key.size() != 32) return usage("the APIv2 key must be 32 bytes");
+  providers::wechatpay_v2::Settings s;
+  s.api_key = core::Secret(key);
+  providers::wechatpay_v2::Adapter adapter(std::move(s));
+  core::Headers headers;
+  const auto r = adapter.inspect(providers::InboundRequest{"POST", "", headers, body});
+  json out;
+  out["provider"] = "wechatpay_v2";
+  out["accepted"] = r.accepted();
+  out["kind"] = r.is_refund ? "refund" : "payment";
+  out["checks"] = {{"xml_parsed", r.xml_ok},
+                   {"signature_valid", r.signature_valid},
+                   {"decrypted", r.decrypt_ok},
+                   {"parsed", r.parsed}};
+  if (!r.is_refund && r.xml_ok) {
+    out["sign_type"] = r.sign_type.empty() ? "MD5" : r.sign_type;
+    out["string_a"] = r.string_a;
   }
+  out["problems"] = r.problems;
+  if (r.event) out["event"] = event_json(*r.event);
+  std::cout << out.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+  return r.accepted() ? 0 : 1;
+}
+
+int verify_wechat_mp(const VerifyMpArgs& args) {
+  std::string body, token;
+  if (!read_all(args.body_file, body)) return usage("cannot read " + args.body_file);
+  if (!read_all(args.token_file, token)) return usage("cannot read " + args.token_file);
+  auto query = providers::parse_form(args.query);
+  if (!query) return usage("--query: " + query.error().detail);
+  providers::wechat_mp::Settings s;
+  s.appid = args.appid;
+  s.token = core::Secret(trimmed(token));
+  if (!args.encoding_aes_key_file.empty()) {
+    std::string encoding;
+    if (!read_all(args.encoding_aes_key_file, encoding)) {
+      return usage("cannot read " + args.encoding_aes_key_file);
+    }
+    auto key = providers::wechat_mp::aes_key(trimmed(encoding));
+    if (!key) return usage(key.error().detail);
+    s.aes_key = core::Secret(*key);
+  }
+  providers::wechat_mp::Endpoint endpoint(std::move(s));
+  core::SystemClock clock;
+  const int64_t now = args.now >= 0 ? args.now : clock.now_unix();
+  const auto r = endpoint.inspect(*query, body, now);
+  json out;
+  out["provider"] = "wechat_mp";
+  out["accepted"] = r.accepted();
+  out["now"] = now;
+  out["checks"] = {{"signature_valid", r.signature_valid},
+                   {"timestamp_in_window", r.timestamp_in_window},
+                   {"safe_mode", r.safe_mode},
+                   {"msg_signature_valid", r.msg_signature_valid},
+                   {"decrypted", r.decrypted},
+                   {"parsed", r.parsed}};
+  out["problems"] = r.problems;
+  if (r.message) {
+    out["message"] = {{"msg_type", r.message->msg_type},
+                      {"event", r.message->event},
+                      {"dedupe_key", r.message->dedupe_key},
+                      {"xml", r.message->xml}};
+  }
+  std::cout << out.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
   return r.accepted() ? 0 : 1;
 }
 

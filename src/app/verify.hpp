@@ -24,4 +24,20 @@ struct VerifyAlipayArgs {
 // `paygate verify alipay`: same report shape and exit codes.
 int verify_alipay(const VerifyAlipayArgs& args);
 
+struct VerifyV2Args {
+  std::string body_file;
+  std::string api_key_file;
+};
+int verify_wechatpay_v2(const VerifyV2Args& args);
+
+struct VerifyMpArgs {
+  std::string query;  // the request's query string (signature=...&timestamp=...&nonce=...)
+  std::string body_file;
+  std::string token_file;
+  std::string encoding_aes_key_file;  // safe mode
+  std::string appid;
+  long long now = -1;
+};
+int verify_wechat_mp(const VerifyMpArgs& args);
+
 }  // namespace paygate::app

@@ -647,4 +647,84 @@ TEST(VerifyCli, EveryAlipayNotificationVector) {
   fs::remove_all(dir);
 }
 
+// Every APIv2 notification vector and every Official Account message vector through
+// `paygate verify`.
+TEST(VerifyCli, EveryWechatpayV2AndOfficialAccountVector) {
+  const fs::path dir = fs::temp_directory_path() / ("paygate-verify-wx-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  auto run = [&](std::vector<std::string> args) {
+    const auto out = dir / "out.json";
+    const int rc = wait_exit(spawn(args, (dir / "verify.log").string(), out.string()));
+    return std::pair{rc, json::parse(slurp(out))};
+  };
+  int seen = 0;
+  {
+    std::ifstream in(std::string(PAYGATE_VECTORS_DIR) + "/wechatpay_v2_sign.json");
+    json doc = json::parse(in);
+    for (const auto& v : doc["vectors"]) {
+      if (v["kind"] != "notify_verify" && v["kind"] != "refund_notify_decrypt") continue;
+      ++seen;
+      SCOPED_TRACE(v["id"].get<std::string>());
+      std::ofstream(dir / "body", std::ios::binary) << v["inputs"]["http_body_xml"].get<std::string>();
+      std::ofstream(dir / "key") << v["inputs"]["api_key"].get<std::string>();
+      auto [rc, report] = run({kBin, "verify", "wechatpay-v2", "--body", (dir / "body").string(),
+                               "--api-key-file", (dir / "key").string()});
+      const auto& exp = v["expected"];
+      const bool accept = exp.contains("sign_valid") ? exp["sign_valid"].get<bool>()
+                                                     : exp["accept"].get<bool>();
+      EXPECT_EQ(rc, accept ? 0 : 1);
+      EXPECT_EQ(report["accepted"], accept);
+      if (exp.contains("string_a")) {
+        EXPECT_EQ(report["string_a"], exp["string_a"]);
+      }
+      if (exp.contains("decrypt_ok")) EXPECT_EQ(report["checks"]["decrypted"], exp["decrypt_ok"]);
+    }
+  }
+  {
+    std::ifstream in(std::string(PAYGATE_VECTORS_DIR) + "/wechat_mp_crypto.json");
+    json doc = json::parse(in);
+    for (const auto& v : doc["vectors"]) {
+      if (v["kind"] != "plaintext_message" && v["kind"] != "safe_mode_inbound") continue;
+      ++seen;
+      SCOPED_TRACE(v["id"].get<std::string>());
+      const auto& inp = v["inputs"];
+      std::ofstream(dir / "body", std::ios::binary) << inp["body"].get<std::string>();
+      std::ofstream(dir / "token") << inp["token"].get<std::string>();
+      std::string query;
+      for (auto& [k, val] : inp["query"].items()) {
+        query += (query.empty() ? "" : "&") + k + "=" + val.get<std::string>();
+      }
+      std::vector<std::string> args = {kBin, "verify", "wechat-mp", "--query", query, "--body",
+                                       (dir / "body").string(), "--token-file",
+                                       (dir / "token").string(), "--now",
+                                       inp["query"]["timestamp"].get<std::string>()};
+      if (inp.contains("encoding_aes_key")) {
+        std::ofstream(dir / "aes") << inp["encoding_aes_key"].get<std::string>();
+        args.insert(args.end(), {"--encoding-aes-key-file", (dir / "aes").string(), "--appid",
+                                 inp["appid"].get<std::string>()});
+      }
+      auto [rc, report] = run(args);
+      const auto& exp = v["expected"];
+      const bool accept = exp.contains("accept") ? exp["accept"].get<bool>()
+                                                 : exp["signature_valid"].get<bool>();
+      EXPECT_EQ(rc, accept ? 0 : 1);
+      EXPECT_EQ(report["accepted"], accept);
+      if (exp.contains("msg_signature_valid")) {
+        EXPECT_EQ(report["checks"]["msg_signature_valid"], exp["msg_signature_valid"]);
+        EXPECT_EQ(report["checks"]["decrypted"],
+                  exp["decrypt_ok"].get<bool>() && exp["appid_matches"].get<bool>());
+      }
+      if (exp.contains("dedupe_key")) {
+        EXPECT_EQ(report["message"]["dedupe_key"], exp["dedupe_key"]);
+      }
+    }
+  }
+  EXPECT_EQ(seen, 16);
+  EXPECT_EQ(wait_exit(spawn({kBin, "verify", "wechat-mp", "--query", "a=%", "--body",
+                             (dir / "body").string(), "--token-file", (dir / "token").string()},
+                            (dir / "verify.log").string())),
+            2);
+  fs::remove_all(dir);
+}
+
 }  // namespace

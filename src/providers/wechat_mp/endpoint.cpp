@@ -89,4 +89,48 @@ core::Result<Message> Endpoint::accept(const FormParams& query, std::string_view
   return m;
 }
 
+Inspection Endpoint::inspect(const FormParams& query, std::string_view body,
+                             int64_t now_unix) const {
+  Inspection r;
+  if (auto s = check_signature(query); s) {
+    r.signature_valid = true;
+  } else {
+    r.problems.push_back(s.error().detail);
+  }
+  int64_t t = 0;
+  const std::string ts = form_get(query, "timestamp");
+  const auto [end, ec] = std::from_chars(ts.data(), ts.data() + ts.size(), t);
+  r.timestamp_in_window = ec == std::errc() && end == ts.data() + ts.size() &&
+                          t <= now_unix + settings_.max_clock_skew_seconds &&
+                          t >= now_unix - settings_.max_clock_skew_seconds;
+  if (!r.timestamp_in_window) r.problems.push_back("timestamp outside the replay window");
+  r.safe_mode = form_get(query, "encrypt_type") == "aes";
+  if (r.safe_mode && settings_.aes_key) {
+    if (auto outer = parse_flat_xml(body, "xml")) {
+      const std::string encrypt = form_get(*outer, "Encrypt");
+      r.msg_signature_valid = crypto::constant_time_equal(
+          signature({settings_.token.reveal(), ts, form_get(query, "nonce"), encrypt}),
+          form_get(query, "msg_signature"));
+      if (!r.msg_signature_valid) r.problems.push_back("msg_signature does not verify");
+      auto plain = decrypt_message(settings_.aes_key->reveal(), encrypt, settings_.appid);
+      r.decrypted = static_cast<bool>(plain);
+      if (!plain) r.problems.push_back(plain.error().detail);
+    } else {
+      r.problems.push_back(outer.error().detail);
+    }
+  } else if (r.safe_mode) {
+    r.problems.push_back("safe mode needs --encoding-aes-key-file");
+  }
+  // Parsing, with the signature checks already reported above, on a request that passes them.
+  auto m = accept(query, body, now_unix);
+  if (m) {
+    r.parsed = true;
+    r.message = std::move(*m);
+  } else if (r.signature_valid && r.timestamp_in_window &&
+             (!r.safe_mode || (r.msg_signature_valid && r.decrypted))) {
+    r.problems.push_back(m.error().detail);
+  }
+  return r;
+}
+
 }  // namespace paygate::providers::wechat_mp

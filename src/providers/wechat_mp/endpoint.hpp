@@ -2,6 +2,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.hpp"
 #include "core/secret.hpp"
@@ -29,6 +30,22 @@ struct Message {
   FormParams fields;
 };
 
+// Every check on its own, for `paygate verify wechat-mp`.
+struct Inspection {
+  bool signature_valid = false;
+  bool timestamp_in_window = false;
+  bool safe_mode = false;
+  bool msg_signature_valid = false;  // safe mode
+  bool decrypted = false;            // safe mode
+  bool parsed = false;
+  std::optional<Message> message;
+  std::vector<std::string> problems;
+  bool accepted() const {
+    return signature_valid && timestamp_in_window && parsed &&
+           (!safe_mode || (msg_signature_valid && decrypted));
+  }
+};
+
 // WeChat Official Account server callbacks. No I/O.
 class Endpoint {
  public:
@@ -41,6 +58,8 @@ class Endpoint {
   // msg_signature over Encrypt and decryption with the trailing appid checked; then parsing.
   [[nodiscard]] core::Result<Message> accept(const FormParams& query, std::string_view body,
                                              int64_t now_unix) const;
+
+  Inspection inspect(const FormParams& query, std::string_view body, int64_t now_unix) const;
 
   const Settings& settings() const { return settings_; }
 

@@ -144,6 +144,37 @@ core::Result<Notification> Adapter::refund(const FormParams& outer) const {
   return Notification{std::move(ev)};
 }
 
+Inspection Adapter::inspect(const InboundRequest& req) const {
+  Inspection r;
+  auto params = parse_flat_xml(req.body, "xml");
+  if (!params) {
+    r.problems.push_back(params.error().detail);
+    return r;
+  }
+  r.xml_ok = true;
+  r.is_refund = form_value(*params, "req_info") != nullptr && form_value(*params, "sign") == nullptr;
+  if (!r.is_refund) {
+    r.sign_type = form_get(*params, "sign_type");
+    r.string_a = string_a(*params);
+  }
+  auto result = accept(req, 0);
+  if (result) {
+    r.signature_valid = !r.is_refund;
+    r.decrypt_ok = r.is_refund;
+    r.parsed = true;
+    r.event = std::move(result->event);
+    return r;
+  }
+  const auto code = result.error().code;
+  r.problems.push_back(result.error().detail);
+  // The failing step tells which checks passed before it.
+  const bool auth_failed = code == ErrorCode::kBadSignature || code == ErrorCode::kMissingHeader ||
+                           code == ErrorCode::kDecryptFailed;
+  r.signature_valid = !r.is_refund && !auth_failed && form_get(*params, "return_code") == "SUCCESS";
+  r.decrypt_ok = r.is_refund && !auth_failed;
+  return r;
+}
+
 Reply Adapter::reply(Outcome) const { return xml_reply(200, "SUCCESS", "OK"); }
 
 Reply Adapter::reply(ErrorCode error) const {

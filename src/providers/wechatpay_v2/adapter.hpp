@@ -1,4 +1,5 @@
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,20 @@ struct Settings {
   core::Secret api_key;  // the 32-character APIv2 key
 };
 
+// Every check on its own, for `paygate verify wechatpay-v2`.
+struct Inspection {
+  bool xml_ok = false;
+  bool is_refund = false;
+  std::string sign_type;       // payment results
+  std::string string_a;        // payment results
+  bool signature_valid = false;
+  bool decrypt_ok = false;     // refund results
+  bool parsed = false;
+  std::optional<core::PaymentEvent> event;
+  std::vector<std::string> problems;
+  bool accepted() const { return xml_ok && (is_refund ? decrypt_ok : signature_valid) && parsed; }
+};
+
 // WeChat Pay APIv2 notifications: payment results (signed XML) and refund results (req_info
 // encrypted with AES-256-ECB under the MD5 of the API key). No I/O.
 class Adapter final : public CallbackAdapter {
@@ -36,6 +51,7 @@ class Adapter final : public CallbackAdapter {
   // The XML SUCCESS form once durable; the FAIL form otherwise (WeChat retries).
   Reply reply(Outcome outcome) const override;
   Reply reply(core::ErrorCode error) const override;
+  Inspection inspect(const InboundRequest& request) const;
 
  private:
   core::Result<Notification> payment(const FormParams& params) const;

@@ -55,7 +55,9 @@ TEST(WechatMpVectors, EveryVector) {
       EXPECT_EQ(signature(parts), exp["signature_computed"].get<std::string>());
       auto r = endpoint_for(in).verify_url(query_of(in["query"]));
       EXPECT_EQ(static_cast<bool>(r), exp["signature_valid"].get<bool>());
-      if (r) EXPECT_EQ(*r, exp["response_body"].get<std::string>());
+      if (r) {
+        EXPECT_EQ(*r, exp["response_body"].get<std::string>());
+      }
     } else if (kind == "plaintext_message") {
       auto r = endpoint_for(in).accept(query_of(in["query"]), in["body"].get<std::string>(),
                                        now_of(in));
