@@ -677,7 +677,9 @@ TEST(VerifyCli, EveryWechatpayV2AndOfficialAccountVector) {
       if (exp.contains("string_a")) {
         EXPECT_EQ(report["string_a"], exp["string_a"]);
       }
-      if (exp.contains("decrypt_ok")) EXPECT_EQ(report["checks"]["decrypted"], exp["decrypt_ok"]);
+      if (exp.contains("decrypt_ok")) {
+        EXPECT_EQ(report["checks"]["decrypted"], exp["decrypt_ok"]);
+      }
     }
   }
   {
