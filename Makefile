@@ -22,10 +22,14 @@ test: build
 run: build
 	@bash scripts/run.sh $(BUILD_DIR)/paygate
 
-# Callback load against a running gateway: durable store vs verify-only in one invocation.
-BENCH_ARGS ?= --callbacks 60000 --rounds 2 --json $(BUILD_DIR)/bench-callbacks.json
+# Callback load against a running gateway: durable store vs verify-only in one invocation,
+# for WeChat Pay APIv3 and for Alipay.
+BENCH_ARGS ?= --callbacks 60000 --rounds 2
 bench: build
-	$(BUILD_DIR)/bench/paygate_bench --binary $(BUILD_DIR)/paygate $(BENCH_ARGS)
+	$(BUILD_DIR)/bench/paygate_bench --binary $(BUILD_DIR)/paygate $(BENCH_ARGS) \
+	  --provider wechatpay-v3 --json $(BUILD_DIR)/bench-wechatpay-v3.json
+	$(BUILD_DIR)/bench/paygate_bench --binary $(BUILD_DIR)/paygate $(BENCH_ARGS) \
+	  --provider alipay --json $(BUILD_DIR)/bench-alipay.json
 
 clean:
 	rm -rf $(BUILD_DIR)

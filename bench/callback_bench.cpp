@@ -16,7 +16,11 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "crypto/encoding.hpp"
+#include "crypto/random.hpp"
+#include "crypto/rsa.hpp"
 #include "load_client.hpp"
+#include "providers/alipay/adapter.hpp"
 #include "sim/http_client.hpp"
 #include "sim/sandbox.hpp"
 #include "sim/wechatpay_v3.hpp"
@@ -39,6 +43,40 @@ std::string raw_request(const std::string& method, const std::string& path,
   for (const auto& [k, v] : headers) r += k + ": " + v + "\r\n";
   r += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   return r;
+}
+
+std::string form_escape(const std::string& v) {
+  std::string out;
+  for (unsigned char c : v) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '*') {
+      out += static_cast<char>(c);
+    } else if (c == ' ') {
+      out += '+';
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+// A TRADE_SUCCESS async notification, signed as Alipay signs it (RSA2 over the sorted form).
+std::string alipay_notification(const paygate::crypto::PrivateKey& key, const std::string& otn,
+                                int i) {
+  paygate::providers::FormParams p = {
+      {"notify_id", "bench" + std::to_string(i) + "-" + paygate::crypto::random_alnum(12)},
+      {"notify_type", "trade_status_sync"}, {"notify_time", "2024-06-21 16:37:16"},
+      {"app_id", "2021000000000001"}, {"seller_id", "2088000000000001"},
+      {"out_trade_no", otn}, {"trade_no", "2024" + std::to_string(1000000000 + i)},
+      {"trade_status", "TRADE_SUCCESS"}, {"total_amount", "1.00"},
+      {"gmt_payment", "2024-06-21 16:36:56"}, {"subject", "bench order"},
+      {"charset", "utf-8"}, {"version", "1.0"}, {"sign_type", "RSA2"}};
+  p.emplace_back("sign", paygate::crypto::base64_encode(
+                             *key.sign_sha256(paygate::providers::alipay::notify_sign_content(p))));
+  std::string body;
+  for (const auto& [k, v] : p) body += (body.empty() ? "" : "&") + k + "=" + form_escape(v);
+  return body;
 }
 
 struct Run {
@@ -152,6 +190,7 @@ int main(int argc, char** argv) {
   std::string only;
   bool keep = false;
   int server_threads = 0;
+  std::string provider = "wechatpay-v3";
   app.add_option("--binary", bin, "the paygate binary")->required();
   app.add_option("--callbacks", count, "unique callbacks per run")->check(CLI::Range(1, 2000000));
   app.add_option("--connections", connections, "keep-alive connections")
@@ -164,6 +203,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"durable", "verify-only"}));
   app.add_option("--server-threads", server_threads, "gateway I/O threads (default: config's)")
       ->check(CLI::Range(1, 64));
+  app.add_option("--provider", provider, "whose callbacks: wechatpay-v3 or alipay")
+      ->check(CLI::IsMember({"wechatpay-v3", "alipay"}))
+      ->capture_default_str();
   app.add_flag("--keep", keep, "keep the gateways' data folders and logs (printed at the end)");
   CLI11_PARSE(app, argc, argv);
 
@@ -172,7 +214,10 @@ int main(int argc, char** argv) {
   const int port = pt::free_port();
 
   // Callbacks are unique per round (the durable store dedupes), all signed up front.
-  std::printf("signing %d callbacks x %d rounds (RSA-2048, AES-256-GCM) ...\n", count, rounds);
+  const bool alipay = provider == "alipay";
+  const int ack_status = alipay ? 200 : 204;  // Alipay's ack is a 200 with the body `success`
+  std::printf("%s: signing %d callbacks x %d rounds (RSA-2048%s) ...\n", provider.c_str(), count,
+              rounds, alipay ? ", form-urlencoded" : ", AES-256-GCM");
   std::fflush(stdout);
   struct Prepared {
     fs::path dir;
@@ -197,6 +242,17 @@ int main(int argc, char** argv) {
                    "[server]\nthreads = " + std::to_string(server_threads) + "\n");
       std::ofstream(p.dir / "paygate.toml") << toml;
     }
+    std::optional<paygate::crypto::PrivateKey> alipay_key;
+    if (alipay) {
+      // The Alipay side: a key pair whose public half the gateway trusts.
+      auto k = paygate::crypto::PrivateKey::generate_rsa();
+      if (!k) return 1;
+      alipay_key = *k;
+      std::ofstream(p.dir / "keys" / "alipay_public_key.pem") << k->public_pem();
+      std::ofstream(p.dir / "paygate.toml", std::ios::app)
+          << "\n[merchant.alipay]\napp_id = \"2021000000000001\"\nseller_id = \"2088000000000001\"\n"
+             "alipay_public_key_file = \"keys/alipay_public_key.pem\"\n";
+    }
     p.orders.resize(count);
     p.callbacks.resize(count);
     const std::string token = "Bearer " + sb->api_token;
@@ -210,6 +266,13 @@ int main(int argc, char** argv) {
             "POST", "/v1/orders",
             {{"Authorization", token}, {"Content-Type", "application/json"}},
             json{{"merchant", "bench"}, {"out_trade_no", otn}, {"amount", 100}}.dump());
+        if (alipay) {
+          p.callbacks[i] = raw_request(
+              "POST", "/notify/alipay/bench",
+              {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}},
+              alipay_notification(*alipay_key, otn, i));
+          continue;
+        }
         paygate::sim::PaymentSpec spec;
         spec.out_trade_no = otn;
         spec.amount = 100;
@@ -265,7 +328,7 @@ int main(int argc, char** argv) {
         }
         run.wal_kib = (after.wal_bytes - before.wal_bytes) / 1024.0 / count;
       }
-      ok = ok && all_status(run.load, 204, count, run.name.c_str());
+      ok = ok && all_status(run.load, ack_status, count, run.name.c_str());
       ok = ok && gw.stop(SIGTERM) == 0;
       print(run);
       std::fflush(stdout);
@@ -303,8 +366,8 @@ int main(int argc, char** argv) {
   const double ratio = d.load.per_second() / v.load.per_second();
   const double p99 = d.load.percentile(0.99) / 1000.0;
   const double rss = d.peak_rss_kib / 1024.0;
-  std::printf("\nbest of %d round(s), %d connections, %d callbacks each:\n", rounds, connections,
-              count);
+  std::printf("\n%s: best of %d round(s), %d connections, %d callbacks each:\n", provider.c_str(),
+              rounds, connections, count);
   print(d);
   print(v);
   std::printf("durable / verify-only throughput: %.2f (target >= 0.80)\n", ratio);
@@ -312,7 +375,8 @@ int main(int argc, char** argv) {
               "RSS %.1f MiB (target <= 64)\n",
               d.load.per_second(), p99, rss);
   if (!json_out.empty()) {
-    json out = {{"connections", connections}, {"callbacks", count},   {"rounds", rounds},
+    json out = {{"provider", provider},       {"connections", connections},
+                {"callbacks", count},         {"rounds", rounds},
                 {"durable", describe(d)},     {"verify_only", describe(v)},
                 {"ratio", ratio},             {"all_runs", json::array()}};
     for (const auto& r : durable) out["all_runs"].push_back(describe(r));
