@@ -1,13 +1,7 @@
 #include "sim/wechatpay_v3.hpp"
 
 #include <algorithm>
-#include <atomic>
-#include <condition_variable>
 #include <ctime>
-#include <mutex>
-#include <queue>
-#include <random>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -21,7 +15,6 @@ namespace {
 
 using core::ErrorCode;
 using nlohmann::json;
-using SteadyClock = std::chrono::steady_clock;
 
 int64_t now_unix() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -72,14 +65,6 @@ core::Result<SimNotification> envelope(const Sandbox& sb, const std::string& eve
   n.body = body.dump();
   return n;
 }
-
-struct Task {
-  SteadyClock::time_point due;
-  std::size_t index;
-  enum Kind { kMain, kDuplicate, kFaulty } kind;
-  Fault fault;
-  bool operator>(const Task& o) const { return due > o.due; }
-};
 
 }  // namespace
 
@@ -142,18 +127,6 @@ std::vector<std::pair<std::string, std::string>> sign_headers(const Sandbox& sb,
           {"Request-ID", crypto::hex_upper(crypto::random_bytes(20)) + "-0"}};
 }
 
-core::Result<Fault> parse_fault(const std::string& name) {
-  if (name == "duplicate") return Fault::kDuplicate;
-  if (name == "concurrent-duplicate") return Fault::kConcurrentDuplicate;
-  if (name == "out-of-order") return Fault::kOutOfOrder;
-  if (name == "tampered") return Fault::kTampered;
-  if (name == "wrong-serial") return Fault::kWrongSerial;
-  if (name == "stale") return Fault::kStale;
-  if (name == "probe") return Fault::kProbe;
-  if (name == "drop") return Fault::kDrop;
-  return core::fail(ErrorCode::kInvalidArgument, "unknown fault " + name);
-}
-
 const std::vector<std::chrono::seconds>& retry_schedule() {
   using std::chrono::hours;
   using std::chrono::minutes;
@@ -165,144 +138,29 @@ const std::vector<std::chrono::seconds>& retry_schedule() {
   return s;
 }
 
-std::string DriveReport::to_json() const {
-  json j = {{"requests", requests},
-            {"notifications", deliveries.size()},
-            {"acked", acked},
-            {"extra_copies", extra_copies},
-            {"faulty_rejected", faulty_rejected},
-            {"faulty_accepted", faulty_accepted},
-            {"duplicate_not_acked", duplicate_not_acked}};
-  json list = json::array();
-  for (const auto& d : deliveries) {
-    list.push_back({{"id", d.id},
-                    {"out_trade_no", d.out_trade_no},
-                    {"event_type", d.event_type},
-                    {"attempts", d.attempts},
-                    {"acked", d.acked},
-                    {"last_status", d.last_status}});
-  }
-  j["deliveries"] = std::move(list);
-  return j.dump();
-}
-
-DriveReport drive(const Sandbox& sb, std::vector<SimNotification> notes, const DriveOptions& o) {
-  const auto has = [&](Fault f) { return o.faults.count(f) > 0; };
-  if (has(Fault::kOutOfOrder)) {
-    std::shuffle(notes.begin(), notes.end(), std::mt19937(std::random_device{}()));
-  }
-  DriveReport report;
-  report.deliveries.resize(notes.size());
-  for (std::size_t i = 0; i < notes.size(); ++i) {
-    report.deliveries[i] = Delivery{notes[i].id, notes[i].out_trade_no, notes[i].event_type};
-  }
-
-  std::mutex mu;
-  std::condition_variable cv;
-  std::priority_queue<Task, std::vector<Task>, std::greater<>> queue;
-  std::size_t unresolved = notes.size();
-  int64_t outstanding_extras = 0;
-  const auto start = SteadyClock::now();
-  for (std::size_t i = 0; i < notes.size(); ++i) {
-    for (Fault f : {Fault::kTampered, Fault::kWrongSerial, Fault::kStale, Fault::kProbe}) {
-      if (has(f)) {
-        queue.push(Task{start, i, Task::kFaulty, f});
-        ++outstanding_extras;
-      }
-    }
-    queue.push(Task{start, i, Task::kMain, Fault::kDuplicate});
-    if (has(Fault::kConcurrentDuplicate)) {
-      queue.push(Task{start, i, Task::kDuplicate, Fault::kConcurrentDuplicate});
-      ++outstanding_extras;
-    }
-  }
-
-  auto worker = [&] {
-    HttpClient client;
-    for (;;) {
-      Task t;
-      {
-        std::unique_lock lock(mu);
-        for (;;) {
-          if (unresolved == 0 && outstanding_extras == 0) {
-            cv.notify_all();
-            return;
-          }
-          if (!queue.empty() && queue.top().due <= SteadyClock::now()) break;
-          if (queue.empty()) cv.wait(lock);
-          else cv.wait_until(lock, queue.top().due);
-        }
-        t = queue.top();
-        queue.pop();
-      }
-      const auto& n = notes[t.index];
-      std::string body = n.body;
-      auto headers = sign_headers(sb, n, now_unix());
-      auto set = [&](const char* name, const std::string& v) {
-        for (auto& [k, val] : headers) if (k == name) val = v;
-      };
-      auto timeout = o.deadline;
-      if (t.kind == Task::kFaulty) {
-        switch (t.fault) {
-          case Fault::kTampered: body[body.size() / 2] ^= 0x01; break;
-          case Fault::kWrongSerial: set("Wechatpay-Serial", crypto::hex_upper(crypto::random_bytes(20))); break;
-          case Fault::kStale: headers = sign_headers(sb, n, now_unix() - 600); break;
-          case Fault::kProbe: set("Wechatpay-Signature", "WECHATPAY/SIGNTEST/" + crypto::base64_encode(crypto::random_bytes(64))); break;
-          default: break;
-        }
-      }
-      bool first_attempt;
-      {
-        std::lock_guard lock(mu);
-        first_attempt = report.deliveries[t.index].attempts == 0;
-      }
-      if (t.kind == Task::kMain && first_attempt && has(Fault::kDrop)) {
-        timeout = std::chrono::milliseconds(1);
-      }
-      auto r = client.request("POST", o.url, headers, body, timeout);
-      const bool ok = r.status >= 200 && r.status < 300 && r.seconds * 1000 <= o.deadline.count();
-      std::lock_guard lock(mu);
-      ++report.requests;
-      if (t.kind == Task::kFaulty) {
-        ++report.extra_copies;
-        --outstanding_extras;
-        if (r.status >= 200 && r.status < 300) ++report.faulty_accepted;
-        else if (r.status >= 400) ++report.faulty_rejected;
-        cv.notify_all();
-        continue;
-      }
-      if (t.kind == Task::kDuplicate) {
-        ++report.extra_copies;
-        --outstanding_extras;
-        if (!ok) ++report.duplicate_not_acked;
-        cv.notify_all();
-        continue;
-      }
-      auto& d = report.deliveries[t.index];
-      ++d.attempts;
-      d.last_status = r.status;
-      if (ok) {
-        d.acked = true;
-        ++report.acked;
-        --unresolved;
-        if (has(Fault::kDuplicate)) {
-          queue.push(Task{SteadyClock::now(), t.index, Task::kDuplicate, Fault::kDuplicate});
-          ++outstanding_extras;
-        }
-      } else if (static_cast<std::size_t>(d.attempts) <= retry_schedule().size()) {
-        const auto delay = std::chrono::duration_cast<SteadyClock::duration>(
-            retry_schedule()[d.attempts - 1] * o.time_scale);
-        queue.push(Task{SteadyClock::now() + delay, t.index, Task::kMain, Fault::kDuplicate});
-      } else {
-        --unresolved;  // WeChat gives up after the last retry
-      }
-      cv.notify_all();
+Outgoing WechatpayV3Sender::attempt(const SimNotification& n, int64_t now,
+                                    std::optional<Fault> fault) const {
+  Outgoing out{url_, sign_headers(sandbox_, n, now), n.body};
+  auto set = [&](const char* name, const std::string& v) {
+    for (auto& [k, val] : out.headers) {
+      if (k == name) val = v;
     }
   };
-  std::vector<std::thread> threads;
-  for (int i = 0; i < std::max(1, o.concurrency); ++i) threads.emplace_back(worker);
-  for (auto& t : threads) t.join();
-  return report;
+  if (fault) {
+    switch (*fault) {
+      case Fault::kTampered: out.body[out.body.size() / 2] ^= 0x01; break;
+      case Fault::kWrongSerial:
+        set("Wechatpay-Serial", crypto::hex_upper(crypto::random_bytes(20)));
+        break;
+      case Fault::kStale: out.headers = sign_headers(sandbox_, n, now - 600); break;
+      case Fault::kProbe:
+        set("Wechatpay-Signature",
+            "WECHATPAY/SIGNTEST/" + crypto::base64_encode(crypto::random_bytes(64)));
+        break;
+      default: break;
+    }
+  }
+  return out;
 }
 
 }  // namespace paygate::sim

@@ -25,7 +25,7 @@ std::string order_id(const SimPayArgs& a, int i) {
 
 int run(const sim::Sandbox& sb, const SimPayArgs& a, std::vector<sim::SimNotification> notes) {
   sim::DriveOptions o;
-  o.url = a.url.empty() ? sb.notify_url : a.url;
+  const std::string url = a.url.empty() ? sb.notify_url : a.url;
   o.concurrency = a.concurrency;
   o.time_scale = a.time_scale;
   for (const auto& f : a.faults) {
@@ -33,13 +33,14 @@ int run(const sim::Sandbox& sb, const SimPayArgs& a, std::vector<sim::SimNotific
     if (!parsed) return fail(parsed.error().detail);
     o.faults.insert(*parsed);
   }
-  auto report = sim::drive(sb, std::move(notes), o);
+  sim::WechatpayV3Sender sender(sb, url);
+  auto report = sim::drive(sender, std::move(notes), o);
   const std::string json = report.to_json();
   if (!a.report_file.empty()) {
     std::ofstream(a.report_file) << json << "\n";
   }
   std::cerr << "sent " << report.deliveries.size() << " notification(s) in " << report.requests
-            << " request(s) to " << o.url << ": " << report.acked << " acknowledged";
+            << " request(s) to " << url << ": " << report.acked << " acknowledged";
   if (report.extra_copies) {
     std::cerr << ", " << report.extra_copies << " extra copies (" << report.faulty_rejected
               << " faulty rejected, " << report.faulty_accepted << " faulty ACCEPTED)";
