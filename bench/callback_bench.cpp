@@ -62,18 +62,18 @@ std::string form_escape(const std::string& v) {
 }
 
 // A TRADE_SUCCESS async notification, signed as Alipay signs it (RSA2 over the sorted form).
-std::string alipay_notification(const paygate::crypto::PrivateKey& key, const std::string& otn,
-                                int i) {
+std::string alipay_notification(const paygate::sim::Sandbox& sb, const std::string& otn, int i) {
   paygate::providers::FormParams p = {
       {"notify_id", "bench" + std::to_string(i) + "-" + paygate::crypto::random_alnum(12)},
       {"notify_type", "trade_status_sync"}, {"notify_time", "2024-06-21 16:37:16"},
-      {"app_id", "2021000000000001"}, {"seller_id", "2088000000000001"},
+      {"app_id", sb.alipay_app_id}, {"seller_id", sb.alipay_seller_id},
       {"out_trade_no", otn}, {"trade_no", "2024" + std::to_string(1000000000 + i)},
       {"trade_status", "TRADE_SUCCESS"}, {"total_amount", "1.00"},
       {"gmt_payment", "2024-06-21 16:36:56"}, {"subject", "bench order"},
       {"charset", "utf-8"}, {"version", "1.0"}, {"sign_type", "RSA2"}};
   p.emplace_back("sign", paygate::crypto::base64_encode(
-                             *key.sign_sha256(paygate::providers::alipay::notify_sign_content(p))));
+                             *sb.alipay_key->sign_sha256(
+                                 paygate::providers::alipay::notify_sign_content(p))));
   std::string body;
   for (const auto& [k, v] : p) body += (body.empty() ? "" : "&") + k + "=" + form_escape(v);
   return body;
@@ -242,16 +242,9 @@ int main(int argc, char** argv) {
                    "[server]\nthreads = " + std::to_string(server_threads) + "\n");
       std::ofstream(p.dir / "paygate.toml") << toml;
     }
-    std::optional<paygate::crypto::PrivateKey> alipay_key;
-    if (alipay) {
-      // The Alipay side: a key pair whose public half the gateway trusts.
-      auto k = paygate::crypto::PrivateKey::generate_rsa();
-      if (!k) return 1;
-      alipay_key = *k;
-      std::ofstream(p.dir / "keys" / "alipay_public_key.pem") << k->public_pem();
-      std::ofstream(p.dir / "paygate.toml", std::ios::app)
-          << "\n[merchant.alipay]\napp_id = \"2021000000000001\"\nseller_id = \"2088000000000001\"\n"
-             "alipay_public_key_file = \"keys/alipay_public_key.pem\"\n";
+    if (alipay && !sb->alipay_key) {
+      std::cerr << "bench: the sandbox has no Alipay key\n";
+      return 1;
     }
     p.orders.resize(count);
     p.callbacks.resize(count);
@@ -270,7 +263,7 @@ int main(int argc, char** argv) {
           p.callbacks[i] = raw_request(
               "POST", "/notify/alipay/bench",
               {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}},
-              alipay_notification(*alipay_key, otn, i));
+              alipay_notification(*sb, otn, i));
           continue;
         }
         paygate::sim::PaymentSpec spec;

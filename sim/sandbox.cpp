@@ -70,6 +70,12 @@ core::Result<Sandbox> init_sandbox(const InitOptions& o) {
   s.platform_serial = crypto::hex_upper(crypto::random_bytes(20));
   s.platform_serial[0] = '5';  // a positive serial of exactly 40 hex digits
   s.public_key_id = "PUB_KEY_ID_01" + digits(18);
+  s.apiv2_key = crypto::random_alnum(32);
+  s.alipay_app_id = "2021" + digits(12);
+  s.alipay_seller_id = "2088" + digits(12);
+  auto alipay = crypto::PrivateKey::generate_rsa();
+  if (!alipay) return fail(ErrorCode::kInternal, "key generation failed");
+  s.alipay_key = *alipay;
   auto cert = platform->self_signed_certificate_pem(s.platform_serial,
                                                     "paygate sandbox WeChat Pay platform");
   if (!cert) return tl::unexpected(cert.error());
@@ -80,11 +86,16 @@ core::Result<Sandbox> init_sandbox(const InitOptions& o) {
             write_file(keys / "pubkey_private_key.pem", pubmode->to_pem(), true) &&
             write_file(keys / "pubkey_public_key.pem", pubmode->public_pem(), false) &&
             write_file(keys / "apiv3_key", s.apiv3_key + "\n", true) &&
-            write_file(keys / "api_token", s.api_token + "\n", true);
+            write_file(keys / "api_token", s.api_token + "\n", true) &&
+            write_file(keys / "apiv2_key", s.apiv2_key + "\n", true) &&
+            write_file(keys / "alipay_private_key.pem", alipay->to_pem(), true) &&
+            write_file(keys / "alipay_public_key.pem", alipay->public_pem(), false);
   json sim = {{"merchant", s.merchant},       {"mchid", s.mchid},
               {"appid", s.appid},             {"notify_url", s.notify_url},
               {"api_url", s.api_url},         {"platform_serial", s.platform_serial},
-              {"public_key_id", s.public_key_id}};
+              {"public_key_id", s.public_key_id},
+              {"alipay_app_id", s.alipay_app_id},
+              {"alipay_seller_id", s.alipay_seller_id}};
   ok = ok && write_file(dir / "sim.json", sim.dump(2) + "\n", false);
   std::ostringstream toml;
   toml << "# paygate config for the sandbox merchant made by `paygate sim init`.\n"
@@ -97,7 +108,13 @@ core::Result<Sandbox> init_sandbox(const InitOptions& o) {
        << "[[merchant.wechatpay_v3.keys]]\nserial = \"" << s.platform_serial
        << "\"\ncertificate_file = \"keys/platform_certificate.pem\"\n\n"
        << "[[merchant.wechatpay_v3.keys]]\nserial = \"" << s.public_key_id
-       << "\"\npublic_key_file = \"keys/pubkey_public_key.pem\"\n";
+       << "\"\npublic_key_file = \"keys/pubkey_public_key.pem\"\n\n"
+       << "# WeChat Pay APIv2 (legacy XML): POST /notify/wechatpay/v2/" << s.merchant << "\n"
+       << "[merchant.wechatpay_v2]\nmchid = \"" << s.mchid << "\"\nappids = [\"" << s.appid
+       << "\"]\napi_key_file = \"keys/apiv2_key\"\n\n"
+       << "# Alipay: POST /notify/alipay/" << s.merchant << "\n"
+       << "[merchant.alipay]\napp_id = \"" << s.alipay_app_id << "\"\nseller_id = \""
+       << s.alipay_seller_id << "\"\nalipay_public_key_file = \"keys/alipay_public_key.pem\"\n";
   ok = ok && write_file(dir / "paygate.toml", toml.str(), false);
   if (!ok) return fail(ErrorCode::kInvalidArgument, "cannot write sandbox files in " + s.dir);
   return s;
@@ -135,6 +152,14 @@ core::Result<Sandbox> load_sandbox(const std::string& d) {
   }
   s.platform_key = *pk;
   s.public_key_mode_key = *pm;
+  // Sandboxes made before APIv2 and Alipay were simulated lack these; those providers are
+  // then unavailable to `sim`.
+  s.apiv2_key = trim(read_file(dir / "keys" / "apiv2_key"));
+  s.alipay_app_id = sim.value("alipay_app_id", "");
+  s.alipay_seller_id = sim.value("alipay_seller_id", "");
+  if (auto ak = crypto::PrivateKey::from_pem(read_file(dir / "keys" / "alipay_private_key.pem"))) {
+    s.alipay_key = *ak;
+  }
   return s;
 }
 

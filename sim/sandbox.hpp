@@ -1,4 +1,5 @@
 #pragma once
+#include <optional>
 #include <string>
 
 #include "core/error.hpp"
@@ -20,6 +21,12 @@ struct Sandbox {
   crypto::PrivateKey platform_key;
   std::string public_key_id;
   crypto::PrivateKey public_key_mode_key;
+  // WeChat Pay APIv2 (same mchid/appid): the 32-character API key.
+  std::string apiv2_key;
+  // Alipay: the app, the seller and Alipay's signing key (its public half is in the config).
+  std::string alipay_app_id;
+  std::string alipay_seller_id;
+  std::optional<crypto::PrivateKey> alipay_key;
 };
 
 struct InitOptions {

@@ -26,6 +26,7 @@
 #include "providers/wechat_mp/crypto.hpp"
 #include "providers/wechatpay_v2/adapter.hpp"
 #include "sim/http_client.hpp"
+#include "sim/sandbox.hpp"
 #include "support/db.hpp"
 #include "support/process.hpp"
 
@@ -322,12 +323,11 @@ std::string alipay_body(const paygate::crypto::PrivateKey& key,
 // Alipay on the same pipeline: verified form, exact "success" only after commit, duplicates
 // acknowledged without effect, WAIT_BUYER_PAY recorded without effect, refund totals applied.
 TEST_F(Gateway, AlipayNotificationsEndToEnd) {
-  auto key = paygate::crypto::PrivateKey::generate_rsa();
-  ASSERT_TRUE(key);
-  std::ofstream(dir_ / "keys" / "alipay_public_key.pem") << key->public_pem();
-  std::ofstream(dir_ / "paygate.toml", std::ios::app)
-      << "\n[merchant.alipay]\napp_id = \"2021000000000001\"\nseller_id = \"2088000000000001\"\n"
-         "alipay_public_key_file = \"keys/alipay_public_key.pem\"\n";
+  // The sandbox plays Alipay: its key signs, its app and seller are configured.
+  auto sb = paygate::sim::load_sandbox(dir_.string());
+  ASSERT_TRUE(sb && sb->alipay_key);
+  const auto& key = sb->alipay_key;
+  const std::string app_id = sb->alipay_app_id, seller_id = sb->alipay_seller_id;
   start();
   ASSERT_EQ(api("POST", "/v1/orders",
                 json{{"merchant", "sandbox"}, {"out_trade_no", "ALI-1"}, {"amount", 915998}}.dump())
@@ -337,7 +337,7 @@ TEST_F(Gateway, AlipayNotificationsEndToEnd) {
                     std::vector<std::pair<std::string, std::string>> extra = {}) {
     std::vector<std::pair<std::string, std::string>> p = {
         {"notify_id", id},           {"notify_type", "trade_status_sync"},
-        {"app_id", "2021000000000001"}, {"seller_id", "2088000000000001"},
+        {"app_id", app_id},          {"seller_id", seller_id},
         {"out_trade_no", "ALI-1"},   {"trade_no", "2024000000000000000000000001"},
         {"trade_status", status},    {"total_amount", "9159.98"},
         {"gmt_payment", "2024-06-21 16:36:56"}, {"subject", "测试 & = %"},
@@ -380,8 +380,8 @@ TEST_F(Gateway, AlipayNotificationsEndToEnd) {
   EXPECT_EQ(order["refunded"], 10000);
 
   // The browser return: verified, shows the stored state, changes nothing.
-  const std::string ret = alipay_body(*key, {{"app_id", "2021000000000001"},
-                                             {"seller_id", "2088000000000001"},
+  const std::string ret = alipay_body(*key, {{"app_id", app_id},
+                                             {"seller_id", seller_id},
                                              {"out_trade_no", "ALI-1"},
                                              {"method", "alipay.trade.page.pay.return"},
                                              {"total_amount", "9159.98"},
@@ -416,11 +416,10 @@ std::string v2_xml(const std::vector<std::pair<std::string, std::string>>& param
 // WeChat Pay APIv2 on the same pipeline: signed XML payment results, encrypted refund results,
 // the XML SUCCESS form only after commit.
 TEST_F(Gateway, WechatpayV2NotificationsEndToEnd) {
-  const std::string api_key = "L82BD6lbmm8LzT3teCA6pOTGy34CLKe3";
-  std::ofstream(dir_ / "keys" / "v2_key") << api_key << "\n";
-  std::ofstream(dir_ / "paygate.toml", std::ios::app)
-      << "\n[merchant.wechatpay_v2]\nmchid = \"1057885537\"\nappids = [\"wx75d5c18f9abd29b4\"]\n"
-         "api_key_file = \"keys/v2_key\"\n";
+  auto sb = paygate::sim::load_sandbox(dir_.string());
+  ASSERT_TRUE(sb);
+  const std::string api_key = sb->apiv2_key, mchid = sb->mchid, appid = sb->appid;
+  ASSERT_EQ(api_key.size(), 32u);
   start();
   ASSERT_EQ(api("POST", "/v1/orders",
                 json{{"merchant", "sandbox"}, {"out_trade_no", "V2-1"}, {"amount", 72288}}.dump())
@@ -433,8 +432,8 @@ TEST_F(Gateway, WechatpayV2NotificationsEndToEnd) {
   };
   using paygate::providers::wechatpay_v2::SignType;
   std::vector<std::pair<std::string, std::string>> pay = {
-      {"return_code", "SUCCESS"}, {"result_code", "SUCCESS"},   {"appid", "wx75d5c18f9abd29b4"},
-      {"mch_id", "1057885537"},   {"nonce_str", "n1"},          {"out_trade_no", "V2-1"},
+      {"return_code", "SUCCESS"}, {"result_code", "SUCCESS"},   {"appid", appid},
+      {"mch_id", mchid},          {"nonce_str", "n1"},          {"out_trade_no", "V2-1"},
       {"total_fee", "72288"},     {"fee_type", "CNY"},          {"time_end", "20240601123456"},
       {"transaction_id", "4200072461636045317385856820"},       {"sign_type", "HMAC-SHA256"},
       {"attach", "a=1&b=<2>"}};
@@ -464,15 +463,15 @@ TEST_F(Gateway, WechatpayV2NotificationsEndToEnd) {
                                    "root");
   const auto key = paygate::crypto::hex_lower(paygate::crypto::md5(api_key));
   const auto req_info = paygate::crypto::base64_encode(*paygate::crypto::aes256ecb_encrypt(key, inner));
-  const std::string refund = v2_xml({{"return_code", "SUCCESS"}, {"appid", "wx75d5c18f9abd29b4"},
-                                     {"mch_id", "1057885537"}, {"nonce_str", "n2"},
+  const std::string refund = v2_xml({{"return_code", "SUCCESS"}, {"appid", appid},
+                                     {"mch_id", mchid}, {"nonce_str", "n2"},
                                      {"req_info", req_info}});
   r = post(refund);
   EXPECT_EQ(r.body, success);
   const auto wrong = paygate::crypto::base64_encode(
       *paygate::crypto::aes256ecb_encrypt(std::string(32, 'x'), inner));
-  r = post(v2_xml({{"return_code", "SUCCESS"}, {"appid", "wx75d5c18f9abd29b4"},
-                   {"mch_id", "1057885537"}, {"nonce_str", "n3"}, {"req_info", wrong}}));
+  r = post(v2_xml({{"return_code", "SUCCESS"}, {"appid", appid},
+                   {"mch_id", mchid}, {"nonce_str", "n3"}, {"req_info", wrong}}));
   EXPECT_NE(r.status, 200);
 
   auto order = json::parse(api("GET", "/v1/orders/sandbox/V2-1").body);

@@ -22,6 +22,9 @@ class SettingsTest : public ::testing::Test {
     ASSERT_TRUE(sb);
     std::ifstream in(dir_ / "paygate.toml");
     good_.assign(std::istreambuf_iterator<char>(in), {});
+    // The sandbox configures every provider; tests adding their own sections start from the
+    // WeChat Pay APIv3 part alone.
+    v3_only_ = good_.substr(0, good_.find("# WeChat Pay APIv2"));
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -43,12 +46,15 @@ class SettingsTest : public ::testing::Test {
 
   fs::path dir_;
   std::string good_;
+  std::string v3_only_;
 };
 
 TEST_F(SettingsTest, SandboxConfigLoads) {
   auto r = load(good_);
   ASSERT_TRUE(r) << r.error().detail;
   ASSERT_EQ(r->merchants.size(), 1u);
+  EXPECT_TRUE(r->merchants[0].wechatpay_v2);
+  EXPECT_TRUE(r->merchants[0].alipay);
   EXPECT_EQ(r->merchants[0].wechatpay_v3->keys.size(), 2u);
   EXPECT_EQ(r->merchants[0].wechatpay_v3->apiv3_key.size(), 32u);
 }
@@ -103,7 +109,7 @@ class AlipaySettingsTest : public SettingsTest {
     std::ofstream(dir_ / "alipay_root.pem") << cm["alipay_root_cert_bundle_pem"].get<std::string>();
     std::ofstream(dir_ / "alipay_pub.pem") << doc["shared"]["alipay_public_key_pem"].get<std::string>();
   }
-  std::string with(const std::string& section) { return good_ + "\n[merchant.alipay]\n" + section; }
+  std::string with(const std::string& section) { return v3_only_ + "\n[merchant.alipay]\n" + section; }
 };
 
 TEST_F(AlipaySettingsTest, PublicKeyModeLoads) {
@@ -141,7 +147,7 @@ TEST_F(AlipaySettingsTest, BadSectionsNameTheSetting) {
 TEST_F(SettingsTest, WechatpayV2SectionIsValidated) {
   std::ofstream(dir_ / "v2_key") << "L82BD6lbmm8LzT3teCA6pOTGy34CLKe3\n";
   std::ofstream(dir_ / "v2_short") << "short\n";
-  const std::string ok = good_ + "\n[merchant.wechatpay_v2]\nmchid = \"1057885537\"\n"
+  const std::string ok = v3_only_ + "\n[merchant.wechatpay_v2]\nmchid = \"1057885537\"\n"
                                  "appids = [\"wx75d5c18f9abd29b4\"]\napi_key_file = \"v2_key\"\n";
   auto r = load(ok);
   ASSERT_TRUE(r) << r.error().detail;
