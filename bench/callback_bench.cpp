@@ -45,22 +45,6 @@ std::string raw_request(const std::string& method, const std::string& path,
   return r;
 }
 
-std::string form_escape(const std::string& v) {
-  std::string out;
-  for (unsigned char c : v) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '*') {
-      out += static_cast<char>(c);
-    } else if (c == ' ') {
-      out += '+';
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
 // A TRADE_SUCCESS async notification, signed as Alipay signs it (RSA2 over the sorted form).
 std::string alipay_notification(const paygate::sim::Sandbox& sb, const std::string& otn, int i) {
   paygate::providers::FormParams p = {
@@ -74,9 +58,7 @@ std::string alipay_notification(const paygate::sim::Sandbox& sb, const std::stri
   p.emplace_back("sign", paygate::crypto::base64_encode(
                              *sb.alipay_key->sign_sha256(
                                  paygate::providers::alipay::notify_sign_content(p))));
-  std::string body;
-  for (const auto& [k, v] : p) body += (body.empty() ? "" : "&") + k + "=" + form_escape(v);
-  return body;
+  return paygate::providers::encode_form(p);
 }
 
 struct Run {

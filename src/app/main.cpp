@@ -75,6 +75,9 @@ int main(int argc, char** argv) {
   common(pay);
   pay->add_option("--count", pa.count, "orders to pay")->capture_default_str();
   pay->add_flag("--register", pa.register_orders, "register the orders through the API first");
+  pay->add_option("--provider", pa.provider, "wechatpay-v3, wechatpay-v2 or alipay")
+      ->check(CLI::IsMember({"wechatpay-v3", "wechatpay-v2", "alipay"}))
+      ->capture_default_str();
   auto* refund = sim->add_subcommand("refund", "send a REFUND.* callback");
   common(refund);
   refund->add_option("--out-refund-no", pa.out_refund_no, "refund number")->required();

@@ -4,6 +4,9 @@
 #include <fstream>
 #include <iostream>
 
+#include <memory>
+
+#include "sim/alipay_v2.hpp"
 #include "sim/http_client.hpp"
 #include "sim/sandbox.hpp"
 #include "sim/wechatpay_v3.hpp"
@@ -25,7 +28,10 @@ std::string order_id(const SimPayArgs& a, int i) {
 
 int run(const sim::Sandbox& sb, const SimPayArgs& a, std::vector<sim::SimNotification> notes) {
   sim::DriveOptions o;
-  const std::string url = a.url.empty() ? sb.notify_url : a.url;
+  const std::string path = a.provider == "alipay"         ? "/notify/alipay/"
+                           : a.provider == "wechatpay-v2" ? "/notify/wechatpay/v2/"
+                                                          : "/notify/wechatpay/v3/";
+  const std::string url = !a.url.empty() ? a.url : sb.api_url + path + sb.merchant;
   o.concurrency = a.concurrency;
   o.time_scale = a.time_scale;
   for (const auto& f : a.faults) {
@@ -33,8 +39,18 @@ int run(const sim::Sandbox& sb, const SimPayArgs& a, std::vector<sim::SimNotific
     if (!parsed) return fail(parsed.error().detail);
     o.faults.insert(*parsed);
   }
-  sim::WechatpayV3Sender sender(sb, url);
-  auto report = sim::drive(sender, std::move(notes), o);
+  std::unique_ptr<sim::Sender> sender;
+  if (a.provider == "alipay") {
+    sender = std::make_unique<sim::AlipaySender>(url);
+  } else if (a.provider == "wechatpay-v2") {
+    sender = std::make_unique<sim::WechatpayV2Sender>(url);
+  } else {
+    sender = std::make_unique<sim::WechatpayV3Sender>(sb, url);
+  }
+  for (auto f : o.faults) {
+    if (!sender->supports(f)) return fail("this fault does not exist in " + a.provider);
+  }
+  auto report = sim::drive(*sender, std::move(notes), o);
   const std::string json = report.to_json();
   if (!a.report_file.empty()) {
     std::ofstream(a.report_file) << json << "\n";
@@ -86,8 +102,11 @@ int sim_pay(const SimPayArgs& a) {
   }
   std::vector<sim::SimNotification> notes;
   for (int i = 0; i < a.count; ++i) {
-    auto n = sim::build_payment(*sb, {order_id(a, i), a.amount, "CNY", "", ""},
-                                a.public_key_mode || (i % 2 == 1));
+    const sim::PaymentSpec spec{order_id(a, i), a.amount, "CNY", "", ""};
+    auto n = a.provider == "alipay"         ? sim::build_alipay_payment(*sb, spec)
+             : a.provider == "wechatpay-v2" ? sim::build_wechatpay_v2_payment(*sb, spec)
+                                            : sim::build_payment(*sb, spec,
+                                                                 a.public_key_mode || (i % 2 == 1));
     if (!n) return fail(n.error().detail);
     notes.push_back(std::move(*n));
   }

@@ -16,6 +16,7 @@ struct SimPayArgs {
   double time_scale = 1.0;
   std::vector<std::string> faults;
   std::string report_file;
+  std::string provider = "wechatpay-v3";  // pay: wechatpay-v3, wechatpay-v2 or alipay
   // refund only
   std::string out_refund_no;
   long long refund = 0;

@@ -1,6 +1,7 @@
 #include "providers/form.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace paygate::providers {
 namespace {
@@ -64,6 +65,31 @@ const std::string* form_value(const FormParams& params, std::string_view name) {
   auto it = std::find_if(params.begin(), params.end(),
                          [&](const auto& p) { return p.first == name; });
   return it == params.end() ? nullptr : &it->second;
+}
+
+std::string encode_form(const FormParams& params) {
+  std::string out;
+  auto put = [&out](const std::string& v) {
+    for (unsigned char c : v) {
+      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '*') {
+        out += static_cast<char>(c);
+      } else if (c == ' ') {
+        out += '+';
+      } else {
+        static const char* hex = "0123456789ABCDEF";
+        out += '%';
+        out += hex[c >> 4];
+        out += hex[c & 15];
+      }
+    }
+  };
+  for (const auto& [k, v] : params) {
+    if (!out.empty()) out += '&';
+    put(k);
+    out += '=';
+    put(v);
+  }
+  return out;
 }
 
 std::string form_get(const FormParams& params, std::string_view name) {

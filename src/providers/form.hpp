@@ -16,6 +16,9 @@ using FormParams = std::vector<std::pair<std::string, std::string>>;
 // error (a repeated name would let two parties read different values).
 [[nodiscard]] core::Result<FormParams> parse_form(std::string_view text);
 
+// The inverse of parse_form: "+" for spaces, %XX for everything but unreserved characters.
+std::string encode_form(const FormParams& params);
+
 // The value of `name`, or nullptr / an empty string.
 const std::string* form_value(const FormParams& params, std::string_view name);
 std::string form_get(const FormParams& params, std::string_view name);

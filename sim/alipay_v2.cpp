@@ -1,0 +1,141 @@
+#include "sim/alipay_v2.hpp"
+
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+
+#include "crypto/encoding.hpp"
+#include "crypto/random.hpp"
+#include "providers/alipay/adapter.hpp"
+#include "providers/wechatpay_v2/adapter.hpp"
+
+namespace paygate::sim {
+namespace {
+
+using core::ErrorCode;
+using core::fail;
+
+std::string beijing(const char* format) {
+  std::time_t t = std::time(nullptr) + 8 * 3600;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
+}
+
+std::string digits(std::size_t n) {
+  std::string out;
+  for (unsigned char b : crypto::random_bytes(n)) out += char('0' + b % 10);
+  return out;
+}
+
+Outgoing flip_if_tampered(Outgoing out, std::optional<Fault> fault) {
+  if (fault == Fault::kTampered && !out.body.empty()) out.body[out.body.size() / 2] ^= 0x01;
+  return out;
+}
+
+}  // namespace
+
+core::Result<SimNotification> build_alipay_payment(const Sandbox& sb, const PaymentSpec& p) {
+  if (!sb.alipay_key) return fail(ErrorCode::kInvalidArgument, "the sandbox has no Alipay key");
+  char yuan[32];
+  std::snprintf(yuan, sizeof yuan, "%lld.%02lld", static_cast<long long>(p.amount / 100),
+                static_cast<long long>(p.amount % 100));
+  const std::string now = beijing("%Y-%m-%d %H:%M:%S");
+  SimNotification n;
+  n.id = crypto::hex_lower(crypto::random_bytes(16));
+  n.event_type = "TRADE_SUCCESS";
+  n.out_trade_no = p.out_trade_no;
+  providers::FormParams f = {
+      {"gmt_create", now},       {"charset", "utf-8"},
+      {"seller_email", "sandbox@example.com"},
+      {"subject", "paygate 沙箱订单"},
+      {"buyer_id", "2088" + digits(12)},
+      {"notify_id", n.id},       {"notify_type", "trade_status_sync"},
+      {"trade_status", "TRADE_SUCCESS"},
+      {"app_id", p.appid.empty() ? sb.alipay_app_id : p.appid},
+      {"seller_id", p.mchid.empty() ? sb.alipay_seller_id : p.mchid},
+      {"gmt_payment", now},      {"notify_time", now},
+      {"version", "1.0"},        {"out_trade_no", p.out_trade_no},
+      {"total_amount", yuan},    {"receipt_amount", yuan},
+      {"trade_no", "2024" + digits(24)},
+      {"auth_app_id", sb.alipay_app_id},
+      {"fund_bill_list", std::string("[{\"amount\":\"") + yuan + "\",\"fundChannel\":\"ALIPAYACCOUNT\"}]"},
+      {"sign_type", "RSA2"}};
+  auto sig = sb.alipay_key->sign_sha256(providers::alipay::notify_sign_content(f));
+  if (!sig) return tl::unexpected(sig.error());
+  f.emplace_back("sign", crypto::base64_encode(*sig));
+  n.body = providers::encode_form(f);
+  return n;
+}
+
+core::Result<SimNotification> build_wechatpay_v2_payment(const Sandbox& sb, const PaymentSpec& p) {
+  if (sb.apiv2_key.size() != 32) return fail(ErrorCode::kInvalidArgument, "the sandbox has no APIv2 key");
+  SimNotification n;
+  n.event_type = "PAY.SUCCESS";
+  n.out_trade_no = p.out_trade_no;
+  const std::string tx = "4200" + digits(24);
+  n.id = "pay:" + tx;
+  providers::FormParams f = {
+      {"appid", p.appid.empty() ? sb.appid : p.appid},
+      {"bank_type", "OTHERS"},    {"cash_fee", std::to_string(p.amount)},
+      {"fee_type", p.currency},   {"is_subscribe", "N"},
+      {"mch_id", p.mchid.empty() ? sb.mchid : p.mchid},
+      {"nonce_str", crypto::random_alnum(32)},
+      {"openid", "o" + crypto::random_alnum(27)},
+      {"out_trade_no", p.out_trade_no}, {"result_code", "SUCCESS"},
+      {"return_code", "SUCCESS"}, {"time_end", beijing("%Y%m%d%H%M%S")},
+      {"total_fee", std::to_string(p.amount)}, {"trade_type", "JSAPI"},
+      {"transaction_id", tx},     {"sign_type", "HMAC-SHA256"}};
+  f.emplace_back("sign", providers::wechatpay_v2::sign(f, sb.apiv2_key,
+                                                        providers::wechatpay_v2::SignType::kHmacSha256));
+  n.body = "<xml>";
+  for (const auto& [k, v] : f) n.body += "<" + k + "><![CDATA[" + v + "]]></" + k + ">";
+  n.body += "</xml>";
+  return n;
+}
+
+Outgoing AlipaySender::attempt(const SimNotification& n, int64_t, std::optional<Fault> fault) const {
+  return flip_if_tampered(
+      Outgoing{url_, {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}}, n.body},
+      fault);
+}
+
+const std::vector<std::chrono::seconds>& AlipaySender::schedule() const {
+  using std::chrono::hours;
+  using std::chrono::minutes;
+  static const std::vector<std::chrono::seconds> s = {minutes(4), minutes(10), minutes(10),
+                                                      hours(1),   hours(2),    hours(6),
+                                                      hours(15)};
+  return s;
+}
+
+bool AlipaySender::supports(Fault f) const {
+  return f != Fault::kWrongSerial && f != Fault::kStale && f != Fault::kProbe;
+}
+
+Outgoing WechatpayV2Sender::attempt(const SimNotification& n, int64_t,
+                                    std::optional<Fault> fault) const {
+  return flip_if_tampered(Outgoing{url_, {{"Content-Type", "text/xml"}}, n.body}, fault);
+}
+
+bool WechatpayV2Sender::acknowledged(const HttpResult& r) const {
+  return r.status == 200 &&
+         r.body.find("<return_code><![CDATA[SUCCESS]]></return_code>") != std::string::npos;
+}
+
+const std::vector<std::chrono::seconds>& WechatpayV2Sender::schedule() const {
+  using std::chrono::minutes;
+  using std::chrono::seconds;
+  static const std::vector<seconds> s = {seconds(15), seconds(15), seconds(30),
+                                         minutes(3),  minutes(30), minutes(30),
+                                         minutes(30), minutes(30), minutes(60)};
+  return s;
+}
+
+bool WechatpayV2Sender::supports(Fault f) const {
+  return f != Fault::kWrongSerial && f != Fault::kStale && f != Fault::kProbe;
+}
+
+}  // namespace paygate::sim
