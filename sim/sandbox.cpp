@@ -71,6 +71,11 @@ core::Result<Sandbox> init_sandbox(const InitOptions& o) {
   s.platform_serial[0] = '5';  // a positive serial of exactly 40 hex digits
   s.public_key_id = "PUB_KEY_ID_01" + digits(18);
   s.apiv2_key = crypto::random_alnum(32);
+  s.mp_token = crypto::random_alnum(32);
+  // An EncodingAESKey is 43 characters of [A-Za-z0-9]: base64 of 32 bytes without "=".
+  do {
+    s.mp_encoding_aes_key = crypto::base64_encode(crypto::random_bytes(32)).substr(0, 43);
+  } while (s.mp_encoding_aes_key.find_first_of("+/") != std::string::npos);
   s.alipay_app_id = "2021" + digits(12);
   s.alipay_seller_id = "2088" + digits(12);
   auto alipay = crypto::PrivateKey::generate_rsa();
@@ -88,6 +93,8 @@ core::Result<Sandbox> init_sandbox(const InitOptions& o) {
             write_file(keys / "apiv3_key", s.apiv3_key + "\n", true) &&
             write_file(keys / "api_token", s.api_token + "\n", true) &&
             write_file(keys / "apiv2_key", s.apiv2_key + "\n", true) &&
+            write_file(keys / "mp_token", s.mp_token + "\n", true) &&
+            write_file(keys / "mp_encoding_aes_key", s.mp_encoding_aes_key + "\n", true) &&
             write_file(keys / "alipay_private_key.pem", alipay->to_pem(), true) &&
             write_file(keys / "alipay_public_key.pem", alipay->public_pem(), false);
   json sim = {{"merchant", s.merchant},       {"mchid", s.mchid},
@@ -112,6 +119,9 @@ core::Result<Sandbox> init_sandbox(const InitOptions& o) {
        << "# WeChat Pay APIv2 (legacy XML): POST /notify/wechatpay/v2/" << s.merchant << "\n"
        << "[merchant.wechatpay_v2]\nmchid = \"" << s.mchid << "\"\nappids = [\"" << s.appid
        << "\"]\napi_key_file = \"keys/apiv2_key\"\n\n"
+       << "# WeChat Official Account: GET|POST /wechat/mp/" << s.merchant << "\n"
+       << "[merchant.wechat_mp]\nappid = \"" << s.appid
+       << "\"\ntoken_file = \"keys/mp_token\"\nencoding_aes_key_file = \"keys/mp_encoding_aes_key\"\n\n"
        << "# Alipay: POST /notify/alipay/" << s.merchant << "\n"
        << "[merchant.alipay]\napp_id = \"" << s.alipay_app_id << "\"\nseller_id = \""
        << s.alipay_seller_id << "\"\nalipay_public_key_file = \"keys/alipay_public_key.pem\"\n";
@@ -155,6 +165,8 @@ core::Result<Sandbox> load_sandbox(const std::string& d) {
   // Sandboxes made before APIv2 and Alipay were simulated lack these; those providers are
   // then unavailable to `sim`.
   s.apiv2_key = trim(read_file(dir / "keys" / "apiv2_key"));
+  s.mp_token = trim(read_file(dir / "keys" / "mp_token"));
+  s.mp_encoding_aes_key = trim(read_file(dir / "keys" / "mp_encoding_aes_key"));
   s.alipay_app_id = sim.value("alipay_app_id", "");
   s.alipay_seller_id = sim.value("alipay_seller_id", "");
   if (auto ak = crypto::PrivateKey::from_pem(read_file(dir / "keys" / "alipay_private_key.pem"))) {

@@ -27,6 +27,9 @@ struct Sandbox {
   std::string alipay_app_id;
   std::string alipay_seller_id;
   std::optional<crypto::PrivateKey> alipay_key;
+  // WeChat Official Account (appid as above): Token and EncodingAESKey of the server config.
+  std::string mp_token;
+  std::string mp_encoding_aes_key;
 };
 
 struct InitOptions {

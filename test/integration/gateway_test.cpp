@@ -469,14 +469,9 @@ TEST_F(Gateway, WechatpayV2NotificationsEndToEnd) {
 // the inbox with an outbox event each, `success` only after the commit.
 TEST_F(Gateway, WechatMpMessagesEndToEnd) {
   namespace mp = paygate::providers::wechat_mp;
-  const std::string token = "hXkvf4kcrrxiYUc6";
-  const std::string encoding = "6yEYJA9hG5rNdX0xPyhOFEYcSb9PLaT1ogyXy84quyA";
-  const std::string appid = "wxf185527f93299c87";
-  std::ofstream(dir_ / "keys" / "mp_token") << token << "\n";
-  std::ofstream(dir_ / "keys" / "mp_aes") << encoding << "\n";
-  std::ofstream(dir_ / "paygate.toml", std::ios::app)
-      << "\n[merchant.wechat_mp]\nappid = \"" << appid
-      << "\"\ntoken_file = \"keys/mp_token\"\nencoding_aes_key_file = \"keys/mp_aes\"\n";
+  auto sb = paygate::sim::load_sandbox(dir_.string());
+  ASSERT_TRUE(sb);
+  const std::string token = sb->mp_token, encoding = sb->mp_encoding_aes_key, appid = sb->appid;
   start();
   paygate::sim::HttpClient c;
   const std::string ts = std::to_string(std::time(nullptr));

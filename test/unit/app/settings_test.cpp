@@ -55,6 +55,7 @@ TEST_F(SettingsTest, SandboxConfigLoads) {
   ASSERT_EQ(r->merchants.size(), 1u);
   EXPECT_TRUE(r->merchants[0].wechatpay_v2);
   EXPECT_TRUE(r->merchants[0].alipay);
+  EXPECT_TRUE(r->merchants[0].wechat_mp && r->merchants[0].wechat_mp->aes_key);
   EXPECT_EQ(r->merchants[0].wechatpay_v3->keys.size(), 2u);
   EXPECT_EQ(r->merchants[0].wechatpay_v3->apiv3_key.size(), 32u);
 }
@@ -169,7 +170,7 @@ TEST_F(SettingsTest, WechatMpSectionIsValidated) {
   std::ofstream(dir_ / "mp_token") << "hXkvf4kcrrxiYUc6\n";
   std::ofstream(dir_ / "mp_aes") << "6yEYJA9hG5rNdX0xPyhOFEYcSb9PLaT1ogyXy84quyA\n";
   std::ofstream(dir_ / "mp_bad_aes") << "short\n";
-  const std::string ok = good_ + "\n[merchant.wechat_mp]\nappid = \"wxf185527f93299c87\"\n"
+  const std::string ok = v3_only_ + "\n[merchant.wechat_mp]\nappid = \"wxf185527f93299c87\"\n"
                                  "token_file = \"mp_token\"\nencoding_aes_key_file = \"mp_aes\"\n";
   auto r = load(ok);
   ASSERT_TRUE(r) << r.error().detail;
