@@ -78,6 +78,18 @@ int main(int argc, char** argv) {
   pay->add_option("--provider", pa.provider, "wechatpay-v3, wechatpay-v2 or alipay")
       ->check(CLI::IsMember({"wechatpay-v3", "wechatpay-v2", "alipay"}))
       ->capture_default_str();
+  auto* message = sim->add_subcommand("message", "send WeChat Official Account messages");
+  message->add_option("--dir", pa.dir, "sandbox folder")->capture_default_str();
+  message->add_option("--url", pa.url, "server URL (default: the sandbox's)");
+  message->add_option("--count", pa.count, "messages to send")->capture_default_str();
+  message->add_flag("--event", pa.event, "subscribe events instead of text messages");
+  message->add_flag("--safe-mode", pa.safe_mode, "encrypt (encrypt_type=aes)");
+  message->add_option("--concurrency", pa.concurrency, "parallel senders")->capture_default_str();
+  message->add_option("--time-scale", pa.time_scale, "multiplies retry delays")->capture_default_str();
+  message->add_option("--fault", pa.faults,
+                      "duplicate, concurrent-duplicate, out-of-order, stale, drop, "
+                      "tampered (safe mode)");
+  message->add_option("--report", pa.report_file, "write the JSON report here");
   auto* refund = sim->add_subcommand("refund", "send a REFUND.* callback");
   common(refund);
   refund->add_option("--out-refund-no", pa.out_refund_no, "refund number")->required();
@@ -99,6 +111,7 @@ int main(int argc, char** argv) {
     if (*init) return paygate::app::sim_init(dir, merchant, listen, force);
     if (*pay) return paygate::app::sim_pay(pa);
     if (*refund) return paygate::app::sim_refund(pa);
+    if (*message) return paygate::app::sim_message(pa);
   } catch (const std::exception& e) {
     std::cerr << "paygate: " << e.what() << "\n";
     return 1;

@@ -6,9 +6,11 @@
 
 #include <memory>
 
+#include "crypto/random.hpp"
 #include "sim/alipay_v2.hpp"
 #include "sim/http_client.hpp"
 #include "sim/sandbox.hpp"
+#include "sim/wechat_mp.hpp"
 #include "sim/wechatpay_v3.hpp"
 
 namespace paygate::app {
@@ -30,6 +32,7 @@ int run(const sim::Sandbox& sb, const SimPayArgs& a, std::vector<sim::SimNotific
   sim::DriveOptions o;
   const std::string path = a.provider == "alipay"         ? "/notify/alipay/"
                            : a.provider == "wechatpay-v2" ? "/notify/wechatpay/v2/"
+                           : a.provider == "wechat-mp"    ? "/wechat/mp/"
                                                           : "/notify/wechatpay/v3/";
   const std::string url = !a.url.empty() ? a.url : sb.api_url + path + sb.merchant;
   o.concurrency = a.concurrency;
@@ -44,6 +47,8 @@ int run(const sim::Sandbox& sb, const SimPayArgs& a, std::vector<sim::SimNotific
     sender = std::make_unique<sim::AlipaySender>(url);
   } else if (a.provider == "wechatpay-v2") {
     sender = std::make_unique<sim::WechatpayV2Sender>(url);
+  } else if (a.provider == "wechat-mp") {
+    sender = std::make_unique<sim::WechatMpSender>(sb, url, a.safe_mode);
   } else {
     sender = std::make_unique<sim::WechatpayV3Sender>(sb, url);
   }
@@ -124,6 +129,23 @@ int sim_refund(const SimPayArgs& a) {
                              a.public_key_mode);
   if (!n) return fail(n.error().detail);
   return run(*sb, a, {*n});
+}
+
+int sim_message(const SimPayArgs& a) {
+  auto sb = sim::load_sandbox(a.dir);
+  if (!sb) return fail(sb.error().detail);
+  if (sb->mp_token.empty()) return fail("the sandbox has no Official Account (re-run sim init)");
+  std::vector<sim::SimNotification> notes;
+  for (int i = 0; i < a.count; ++i) {
+    // One user per message, so events (deduped by user and second) stay distinct.
+    sim::MessageSpec m{"o" + crypto::random_alnum(27), a.event, "hello from the sandbox"};
+    auto n = sim::build_mp_message(*sb, m, a.safe_mode);
+    if (!n) return fail(n.error().detail);
+    notes.push_back(std::move(*n));
+  }
+  SimPayArgs args = a;
+  args.provider = "wechat-mp";
+  return run(*sb, args, std::move(notes));
 }
 
 }  // namespace paygate::app

@@ -17,6 +17,9 @@ struct SimPayArgs {
   std::vector<std::string> faults;
   std::string report_file;
   std::string provider = "wechatpay-v3";  // pay: wechatpay-v3, wechatpay-v2 or alipay
+  // message only
+  bool event = false;      // subscribe events instead of text messages
+  bool safe_mode = false;  // encrypted (encrypt_type=aes)
   // refund only
   std::string out_refund_no;
   long long refund = 0;
@@ -27,5 +30,7 @@ int sim_init(const std::string& dir, const std::string& merchant, const std::str
              bool force);
 int sim_pay(const SimPayArgs& args);
 int sim_refund(const SimPayArgs& args);
+// WeChat Official Account messages to /wechat/mp/<merchant>.
+int sim_message(const SimPayArgs& args);
 
 }  // namespace paygate::app
