@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "crypto/block_cipher.hpp"
+#include "crypto/digest.hpp"
 #include "crypto/encoding.hpp"
 #include "crypto/random.hpp"
 #include "providers/alipay/adapter.hpp"
@@ -93,6 +95,37 @@ core::Result<SimNotification> build_wechatpay_v2_payment(const Sandbox& sb, cons
   n.body = "<xml>";
   for (const auto& [k, v] : f) n.body += "<" + k + "><![CDATA[" + v + "]]></" + k + ">";
   n.body += "</xml>";
+  return n;
+}
+
+core::Result<SimNotification> build_wechatpay_v2_refund(const Sandbox& sb, const RefundSpec& r) {
+  if (sb.apiv2_key.size() != 32) return fail(ErrorCode::kInvalidArgument, "the sandbox has no APIv2 key");
+  const std::string status = r.status == "SUCCESS"    ? "SUCCESS"
+                             : r.status == "ABNORMAL" ? "CHANGE"
+                                                      : "REFUNDCLOSE";
+  SimNotification n;
+  n.event_type = "REFUND." + status;
+  n.out_trade_no = r.out_trade_no;
+  const std::string refund_id = "5000" + digits(25);
+  n.id = "refund:" + refund_id + ":" + status;
+  const providers::FormParams inner = {
+      {"out_refund_no", r.out_refund_no}, {"out_trade_no", r.out_trade_no},
+      {"refund_account", "REFUND_SOURCE_RECHARGE_FUNDS"}, {"refund_fee", std::to_string(r.refund)},
+      {"refund_id", refund_id},           {"refund_recv_accout", "支付用户零钱"},
+      {"refund_request_source", "API"},   {"refund_status", status},
+      {"settlement_refund_fee", std::to_string(r.refund)},
+      {"settlement_total_fee", std::to_string(r.total)},
+      {"success_time", beijing("%Y-%m-%d %H:%M:%S")},
+      {"total_fee", std::to_string(r.total)}, {"transaction_id", "4200" + digits(24)}};
+  std::string xml = "<root>";
+  for (const auto& [k, v] : inner) xml += "<" + k + "><![CDATA[" + v + "]]></" + k + ">";
+  xml += "</root>";
+  auto ct = crypto::aes256ecb_encrypt(crypto::hex_lower(crypto::md5(sb.apiv2_key)), xml);
+  if (!ct) return tl::unexpected(ct.error());
+  n.body = "<xml><return_code>SUCCESS</return_code><appid><![CDATA[" + sb.appid +
+           "]]></appid><mch_id><![CDATA[" + sb.mchid + "]]></mch_id><nonce_str><![CDATA[" +
+           crypto::random_alnum(32) + "]]></nonce_str><req_info><![CDATA[" +
+           crypto::base64_encode(*ct) + "]]></req_info></xml>";
   return n;
 }
 

@@ -18,6 +18,10 @@ namespace paygate::sim {
 [[nodiscard]] core::Result<SimNotification> build_wechatpay_v2_payment(const Sandbox& sb,
                                                                        const PaymentSpec& p);
 
+// Refund result: req_info = AES-256-ECB(MD5 hex of the API key) of the refund XML; no sign.
+[[nodiscard]] core::Result<SimNotification> build_wechatpay_v2_refund(const Sandbox& sb,
+                                                                      const RefundSpec& r);
+
 // Alipay resends the same signed body; only the exact body `success` acknowledges.
 // Retries: 4m, 10m, 10m, 1h, 2h, 6h, 15h.
 class AlipaySender final : public Sender {

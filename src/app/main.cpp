@@ -95,6 +95,9 @@ int main(int argc, char** argv) {
   refund->add_option("--out-refund-no", pa.out_refund_no, "refund number")->required();
   refund->add_option("--refund", pa.refund, "refund amount in fen")->required();
   refund->add_option("--status", pa.refund_status, "SUCCESS, ABNORMAL or CLOSED")->capture_default_str();
+  refund->add_option("--provider", pa.provider, "wechatpay-v3 or wechatpay-v2")
+      ->check(CLI::IsMember({"wechatpay-v3", "wechatpay-v2"}))
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);

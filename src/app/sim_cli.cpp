@@ -124,9 +124,13 @@ int sim_refund(const SimPayArgs& a) {
   }
   auto sb = sim::load_sandbox(a.dir);
   if (!sb) return fail(sb.error().detail);
-  auto n = sim::build_refund(*sb, {a.out_trade_no, a.out_refund_no, a.amount, a.refund,
-                                   a.refund_status},
-                             a.public_key_mode);
+  const sim::RefundSpec spec{a.out_trade_no, a.out_refund_no, a.amount, a.refund,
+                             a.refund_status};
+  auto n = a.provider == "wechatpay-v2" ? sim::build_wechatpay_v2_refund(*sb, spec)
+                                        : sim::build_refund(*sb, spec, a.public_key_mode);
+  if (a.provider != "wechatpay-v2" && a.provider != "wechatpay-v3") {
+    return fail("refunds are simulated for wechatpay-v3 and wechatpay-v2");
+  }
   if (!n) return fail(n.error().detail);
   return run(*sb, a, {*n});
 }

@@ -687,6 +687,33 @@ TEST_F(Gateway, CrashDrillWechatMpKeepsEveryAcknowledgedMessage) {
   EXPECT_GE(scalar(db(), "SELECT COUNT(*) FROM inbox"), acked);
 }
 
+// APIv2 refund results from the simulator: encrypted req_info, duplicates without a second
+// effect, a tampered copy refused.
+TEST_F(Gateway, WechatpayV2RefundFromSimulator) {
+  start();
+  register_orders("R2", 1);
+  EXPECT_EQ(wait_exit(sim_pay("R2-000001", 1, {"--provider", "wechatpay-v2"},
+                              (dir_ / "pay.json").string())),
+            0)
+      << slurp(dir_ / "sim.log");
+  const auto report = (dir_ / "refund.json").string();
+  pid_t refund = spawn({kBin, "sim", "refund", "--dir", dir_.string(), "--provider",
+                        "wechatpay-v2", "--out-trade-no", "R2-000001", "--out-refund-no",
+                        "RF-9", "--amount", "100", "--refund", "30", "--fault", "duplicate",
+                        "--fault", "tampered", "--report", report},
+                       (dir_ / "sim.log").string());
+  EXPECT_EQ(wait_exit(refund), 0) << slurp(dir_ / "sim.log");
+  auto rep = json::parse(slurp(report));
+  EXPECT_EQ(rep["acked"], 1);
+  EXPECT_EQ(rep["faulty_rejected"], 1);
+  EXPECT_EQ(rep["duplicate_not_acked"], 0);
+  auto order = json::parse(api("GET", "/v1/orders/sandbox/R2-000001").body);
+  EXPECT_EQ(order["state"], "PARTIALLY_REFUNDED");
+  EXPECT_EQ(order["refunded"], 30);
+  EXPECT_EQ(stop(SIGTERM), 0);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox WHERE event_type = 'refund.succeeded'"), 1);
+}
+
 // Every notification vector through the `paygate verify` command line.
 TEST(VerifyCli, EveryNotificationVector) {
   std::ifstream in(std::string(PAYGATE_VECTORS_DIR) + "/wechatpay_v3_notify.json");
