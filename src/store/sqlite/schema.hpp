@@ -2,9 +2,11 @@
 
 namespace paygate::store::sqlite {
 
-// Version 1 of the embedded schema. Orders are keyed by (merchant, out_trade_no); the inbox is
+// Version 2 of the embedded schema. Orders are keyed by (merchant, out_trade_no); the inbox is
 // unique on the provider's notification id and on the business key: that is the dedupe.
-inline constexpr const char* kSchemaV1 = R"sql(
+inline constexpr int kSchemaVersion = 2;
+
+inline constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS orders (
   merchant TEXT NOT NULL,
   out_trade_no TEXT NOT NULL,
@@ -21,7 +23,25 @@ CREATE TABLE IF NOT EXISTS orders (
   updated_at_ms INTEGER NOT NULL,
   PRIMARY KEY (merchant, out_trade_no)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS orders_state ON orders(state);
+-- Orders by state for /metrics, kept by triggers: one hot row per state instead of an index
+-- whose entries move to a random page on every state change.
+CREATE TABLE IF NOT EXISTS order_counts (
+  state TEXT PRIMARY KEY,
+  n INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS orders_count_insert AFTER INSERT ON orders BEGIN
+  INSERT INTO order_counts (state, n) VALUES (new.state, 1)
+    ON CONFLICT (state) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS orders_count_update AFTER UPDATE OF state ON orders
+  WHEN old.state IS NOT new.state BEGIN
+  UPDATE order_counts SET n = n - 1 WHERE state = old.state;
+  INSERT INTO order_counts (state, n) VALUES (new.state, 1)
+    ON CONFLICT (state) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS orders_count_delete AFTER DELETE ON orders BEGIN
+  UPDATE order_counts SET n = n - 1 WHERE state = old.state;
+END;
 CREATE TABLE IF NOT EXISTS refunds (
   merchant TEXT NOT NULL,
   out_refund_no TEXT NOT NULL,
@@ -78,6 +98,13 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_order ON outbox(merchant, out_trade_no);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(id) WHERE status = 'pending';
 CREATE TABLE IF NOT EXISTS heartbeat (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL);
+)sql";
+
+// From version 1: order counts move from an index on orders(state) to order_counts.
+inline constexpr const char* kMigrateV1ToV2 = R"sql(
+DROP INDEX IF EXISTS orders_state;
+DELETE FROM order_counts;
+INSERT INTO order_counts (state, n) SELECT state, COUNT(*) FROM orders GROUP BY state;
 )sql";
 
 }  // namespace paygate::store::sqlite

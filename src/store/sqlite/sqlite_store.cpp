@@ -454,7 +454,7 @@ class SqliteStore final : public Store {
     if (!reader_) return fail(ErrorCode::kStoreUnavailable, "store is closed");
     ReadScope scope(reader_.get());
     Counts c;
-    auto st = reader_->prepare("SELECT state, COUNT(*) FROM orders GROUP BY state");
+    auto st = reader_->prepare("SELECT state, n FROM order_counts WHERE n > 0");
     if (!st) return tl::unexpected(st.error());
     int rc;
     while ((rc = (*st)->step()) == SQLITE_ROW) c.orders_by_state[(*st)->text(0)] = (*st)->i64(1);
@@ -693,6 +693,31 @@ class SqliteStore final : public Store {
 
 }  // namespace
 
+// Creates the schema, or brings an older one up to date, in one transaction.
+static Result<void> migrate(Db& db) {
+  int64_t version = 0;
+  if (auto st = db.prepare("PRAGMA user_version"); st && (*st)->step() == SQLITE_ROW) {
+    version = (*st)->i64(0);
+    (*st)->reset();  // an open statement would lock the schema against DROP INDEX
+  }
+  if (version > sqlite::kSchemaVersion) {
+    return fail(ErrorCode::kStoreUnavailable,
+                "database schema version " + std::to_string(version) +
+                    " is newer than this paygate understands (" +
+                    std::to_string(sqlite::kSchemaVersion) + ")");
+  }
+  if (version == sqlite::kSchemaVersion) return {};
+  std::string script = "BEGIN IMMEDIATE;";
+  script += sqlite::kSchema;
+  if (version == 1) script += sqlite::kMigrateV1ToV2;
+  script += "PRAGMA user_version=" + std::to_string(sqlite::kSchemaVersion) + "; COMMIT;";
+  if (auto r = db.exec(script.c_str()); !r) {
+    (void)db.exec("ROLLBACK");
+    return r;
+  }
+  return {};
+}
+
 Result<std::unique_ptr<Store>> open_sqlite_store(SqliteOptions options) {
   auto writer = Db::open(options.path, false, options.busy_timeout_ms);
   if (!writer) return tl::unexpected(writer.error());
@@ -704,8 +729,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(SqliteOptions options) {
                              "PRAGMA foreign_keys=ON", "PRAGMA cache_size=-16384"}) {
     if (auto r = (*writer)->exec(pragma); !r) return tl::unexpected(r.error());
   }
-  if (auto r = (*writer)->exec(sqlite::kSchemaV1); !r) return tl::unexpected(r.error());
-  if (auto r = (*writer)->exec("PRAGMA user_version=1"); !r) return tl::unexpected(r.error());
+  if (auto r = migrate(**writer); !r) return tl::unexpected(r.error());
   // A write, so the WAL file exists before it is opened for syncing.
   if (auto r = (*writer)->exec("INSERT INTO heartbeat (id, at_ms) "
                                "VALUES (1, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)) "

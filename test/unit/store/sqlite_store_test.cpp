@@ -1,0 +1,149 @@
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <future>
+#include <string>
+
+#include "store/sqlite/sqlite_store.hpp"
+#include "support/db.hpp"
+
+namespace paygate {
+namespace {
+
+namespace fs = std::filesystem;
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("paygate-store-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+            "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    path_ = (dir_ / "paygate.db").string();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  static void exec(const std::string& path, const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    char* msg = nullptr;
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &msg);
+    const std::string err = msg ? msg : "";
+    sqlite3_free(msg);
+    sqlite3_close(db);
+    ASSERT_EQ(rc, SQLITE_OK) << err;
+  }
+
+  static core::Order order(const std::string& otn, core::OrderState state) {
+    core::Order o;
+    o.merchant = "m1";
+    o.out_trade_no = otn;
+    o.amount = 100;
+    o.currency = "CNY";
+    o.state = state;
+    return o;
+  }
+
+  static void run(store::Store& s, store::Work work) {
+    std::promise<core::Result<void>> done;
+    s.submit(std::move(work), [&](core::Result<void> r) { done.set_value(r); });
+    auto r = done.get_future().get();
+    ASSERT_TRUE(r) << r.error().detail;
+  }
+
+  fs::path dir_;
+  std::string path_;
+};
+
+TEST_F(SqliteStoreTest, OrderCountsFollowInsertsAndStateChanges) {
+  auto s = store::open_sqlite_store({path_});
+  ASSERT_TRUE(s) << s.error().detail;
+  run(**s, [](store::Tx& tx) -> core::Result<void> {
+    for (const char* otn : {"a", "b", "c"}) {
+      if (auto r = tx.insert_order(order(otn, core::OrderState::kPending)); !r) {
+        return tl::unexpected(r.error());
+      }
+    }
+    auto paid = order("a", core::OrderState::kPaid);
+    if (auto r = tx.update_order(paid); !r) return r;
+    return tx.update_order(paid);  // same state again: no change in the counts
+  });
+  auto c = (*s)->counts();
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->orders_by_state["PENDING"], 2);
+  EXPECT_EQ(c->orders_by_state["PAID"], 1);
+  EXPECT_EQ(c->orders_by_state.size(), 2u);
+  (*s)->close();
+  EXPECT_EQ(testing::scalar(path_, "PRAGMA user_version"), 2);
+}
+
+TEST_F(SqliteStoreTest, RolledBackWorkLeavesCountsUnchanged) {
+  auto s = store::open_sqlite_store({path_});
+  ASSERT_TRUE(s) << s.error().detail;
+  run(**s, [](store::Tx& tx) -> core::Result<void> {
+    return tx.insert_order(order("a", core::OrderState::kPending)).map([](bool) {});
+  });
+  std::promise<core::Result<void>> done;
+  (*s)->submit(
+      [](store::Tx& tx) -> core::Result<void> {
+        if (auto r = tx.update_order(order("a", core::OrderState::kPaid)); !r) return r;
+        return tl::unexpected(core::Error{core::ErrorCode::kInternal, "abandon"});
+      },
+      [&](core::Result<void> r) { done.set_value(r); });
+  EXPECT_FALSE(done.get_future().get());
+  auto c = (*s)->counts();
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->orders_by_state["PENDING"], 1);
+  EXPECT_EQ(c->orders_by_state.count("PAID"), 0u);
+  (*s)->close();
+}
+
+TEST_F(SqliteStoreTest, VersionOneDatabaseIsMigratedWithItsCounts) {
+  // The version 1 layout: counts came from an index on orders(state).
+  exec(path_,
+       "CREATE TABLE orders (merchant TEXT NOT NULL, out_trade_no TEXT NOT NULL, amount INTEGER "
+       "NOT NULL, currency TEXT NOT NULL, description TEXT NOT NULL, expires_at INTEGER, state "
+       "TEXT NOT NULL, refunded INTEGER NOT NULL DEFAULT 0, provider TEXT NOT NULL DEFAULT '', "
+       "transaction_id TEXT NOT NULL DEFAULT '', paid_at TEXT NOT NULL DEFAULT '', created_at_ms "
+       "INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL, PRIMARY KEY (merchant, out_trade_no)) "
+       "WITHOUT ROWID;"
+       "CREATE INDEX orders_state ON orders(state);"
+       "INSERT INTO orders (merchant, out_trade_no, amount, currency, description, state, "
+       "created_at_ms, updated_at_ms) VALUES ('m1', 'a', 1, 'CNY', '', 'PAID', 0, 0), "
+       "('m1', 'b', 1, 'CNY', '', 'PENDING', 0, 0), ('m1', 'c', 1, 'CNY', '', 'PAID', 0, 0);"
+       "PRAGMA user_version=1;");
+  auto s = store::open_sqlite_store({path_});
+  ASSERT_TRUE(s) << s.error().detail;
+  auto c = (*s)->counts();
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->orders_by_state["PAID"], 2);
+  EXPECT_EQ(c->orders_by_state["PENDING"], 1);
+  run(**s, [](store::Tx& tx) -> core::Result<void> {
+    auto o = tx.find_order("m1", "b");
+    if (!o) return tl::unexpected(o.error());
+    (*o)->state = core::OrderState::kPaid;
+    return tx.update_order(**o);
+  });
+  c = (*s)->counts();
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->orders_by_state["PAID"], 3);
+  EXPECT_EQ(c->orders_by_state["PENDING"], 0);
+  (*s)->close();
+  EXPECT_EQ(testing::scalar(path_, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'orders_state'"),
+            0);
+  EXPECT_EQ(testing::scalar(path_, "PRAGMA user_version"), 2);
+}
+
+TEST_F(SqliteStoreTest, NewerSchemaIsRefusedAndLeftAlone) {
+  exec(path_, "CREATE TABLE future (x); PRAGMA user_version=99;");
+  auto s = store::open_sqlite_store({path_});
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().detail.find("newer"), std::string::npos) << s.error().detail;
+  EXPECT_EQ(testing::scalar(path_, "PRAGMA user_version"), 99);
+  EXPECT_EQ(testing::scalar(path_, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'orders'"), 0);
+}
+
+}  // namespace
+}  // namespace paygate
