@@ -1,8 +1,10 @@
 #include <CLI/CLI.hpp>
+#include <fstream>
 #include <iostream>
 
 #include "app/serve.hpp"
 #include "app/sim_cli.hpp"
+#include "sim/receiver.hpp"
 #include "app/verify.hpp"
 
 int main(int argc, char** argv) {
@@ -99,6 +101,26 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"wechatpay-v3", "wechatpay-v2"}))
       ->capture_default_str();
 
+  paygate::sim::ReceiverOptions ro;
+  std::vector<std::string> secret_files;
+  auto* receiver = sim->add_subcommand(
+      "receiver", "a merchant webhook endpoint that verifies signatures and logs each request");
+  receiver->add_option("--listen", ro.listen, "HOST:PORT (port 0 picks one)")->capture_default_str();
+  receiver->add_option("--port-file", ro.port_file, "write the bound port here");
+  receiver->add_option("--secret", ro.secrets, "whsec_... secret (repeatable)");
+  receiver->add_option("--secret-file", secret_files, "file holding a whsec_ secret (repeatable)");
+  receiver->add_option("--out", ro.out, "append one JSON line per request here (default: stdout)");
+  receiver->add_option("--fail", ro.fail_first, "fail the first N verified requests")
+      ->check(CLI::NonNegativeNumber);
+  receiver->add_option("--fail-status", ro.fail_status, "status for those failures")
+      ->check(CLI::Range(300, 599))->capture_default_str();
+  receiver->add_option("--answer", ro.answer_status, "answer every verified request with this "
+                       "status (e.g. 410, 429)")->check(CLI::Range(200, 599));
+  receiver->add_option("--retry-after", ro.retry_after, "Retry-After seconds on failures")
+      ->check(CLI::NonNegativeNumber);
+  receiver->add_option("--delay-ms", ro.delay_ms, "wait before answering")
+      ->check(CLI::Range(0, 600000));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -115,6 +137,18 @@ int main(int argc, char** argv) {
     if (*pay) return paygate::app::sim_pay(pa);
     if (*refund) return paygate::app::sim_refund(pa);
     if (*message) return paygate::app::sim_message(pa);
+    if (*receiver) {
+      for (const auto& f : secret_files) {
+        std::ifstream in(f);
+        std::string s;
+        if (!in || !(in >> s)) {
+          std::cerr << "paygate: --secret-file: cannot read " << f << "\n";
+          return 2;
+        }
+        ro.secrets.push_back(s);
+      }
+      return paygate::sim::run_receiver(ro);
+    }
   } catch (const std::exception& e) {
     std::cerr << "paygate: " << e.what() << "\n";
     return 1;

@@ -8,6 +8,8 @@
 #include "http/api.hpp"
 #include "obs/log.hpp"
 #include "store/sqlite/sqlite_store.hpp"
+#include "webhooks/transport.hpp"
+#include "webhooks/worker.hpp"
 
 namespace paygate::app {
 
@@ -52,10 +54,32 @@ int serve(const std::string& config_path, bool verify_only, const std::string& p
       out += "# HELP paygate_inbox_anomalies Stored callbacks held as anomalies.\n"
              "# TYPE paygate_inbox_anomalies gauge\npaygate_inbox_anomalies " +
              std::to_string(c->anomalies) + "\n";
-      out += "# HELP paygate_outbox_pending Outbox events not yet delivered.\n"
+      out += "# HELP paygate_outbox_pending Outbox events not yet routed to merchant endpoints.\n"
              "# TYPE paygate_outbox_pending gauge\npaygate_outbox_pending " +
              std::to_string(c->outbox_pending) + "\n";
+      out += "# HELP paygate_webhook_deliveries Unfinished and dead-lettered merchant deliveries.\n"
+             "# TYPE paygate_webhook_deliveries gauge\n";
+      for (const char* s : {"pending", "delivering", "dead"}) {
+        auto it = c->deliveries_by_status.find(s);
+        out += "paygate_webhook_deliveries{status=\"" + std::string(s) + "\"} " +
+               std::to_string(it == c->deliveries_by_status.end() ? 0 : it->second) + "\n";
+      }
     });
+  }
+
+  // Merchant delivery runs beside the callback path, sharing only the store's queue.
+  std::vector<webhooks::Endpoint> endpoints;
+  for (auto& m : settings->merchants) {
+    for (auto& e : m.webhooks) endpoints.push_back(std::move(e));
+  }
+  std::unique_ptr<webhooks::Transport> transport;
+  std::unique_ptr<webhooks::DeliveryWorker> worker;
+  if (store && !endpoints.empty()) {
+    transport = webhooks::make_curl_transport(
+        {settings->webhooks.allow_private_addresses, 512});
+    worker = std::make_unique<webhooks::DeliveryWorker>(*store, *transport, clock, registry,
+                                                        std::move(endpoints),
+                                                        settings->webhooks.worker);
   }
 
   http::ApiConfig api;
@@ -108,7 +132,14 @@ int serve(const std::string& config_path, bool verify_only, const std::string& p
       .str("address", opts.address)
       .num("port", port)
       .str("store", verify_only ? "off (verify-only)" : settings->sqlite_path);
+  if (worker) worker->start();
   (*server)->run();
+  if (worker) {
+    // Attempts still running after the grace keep their lease and are sent again after restart.
+    worker->stop(std::min(opts.drain_timeout, std::chrono::milliseconds(5000)));
+    transport.reset();
+    worker.reset();
+  }
   if (store) store->close();
   obs::Log(obs::Level::kInfo, "stopped");
   return 0;

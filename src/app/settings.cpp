@@ -1,5 +1,8 @@
 #include "app/settings.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -11,6 +14,8 @@
 
 #include "crypto/x509.hpp"
 #include "providers/wechat_mp/crypto.hpp"
+#include "webhooks/signature.hpp"
+#include "webhooks/transport.hpp"
 
 namespace paygate::app {
 namespace {
@@ -237,9 +242,114 @@ providers::alipay::Settings alipay(const Reader& r, const toml::table& t,
   return s;
 }
 
+WebhookSettings webhook_settings(const Reader& r, const toml::table& t) {
+  const std::string where = "webhooks";
+  only_keys(t, where, {"allow_private_addresses", "retry_schedule_seconds",
+                       "retry_window_seconds", "poll_ms"});
+  WebhookSettings w;
+  if (auto a = t["allow_private_addresses"]) {
+    auto v = a.value<bool>();
+    if (!v) bad(where + ".allow_private_addresses", "must be true or false");
+    w.allow_private_addresses = *v;
+  }
+  if (auto node = t["retry_schedule_seconds"]) {
+    auto arr = node.as_array();
+    if (arr == nullptr || arr->empty() || arr->size() > 50) {
+      bad(where + ".retry_schedule_seconds", "must be an array of 1-50 delays");
+    }
+    w.worker.retry.delays.clear();
+    for (const auto& d : *arr) {
+      auto v = d.value<int64_t>();
+      if (!v || *v < 1 || *v > 7 * 86400) {
+        bad(where + ".retry_schedule_seconds", "delays must be integers from 1 to 604800");
+      }
+      w.worker.retry.delays.push_back(std::chrono::seconds(*v));
+    }
+  }
+  w.worker.retry.min_span = std::chrono::seconds(
+      r.integer(t, where, "retry_window_seconds", 86400, 0, 30 * 86400));
+  w.worker.poll = std::chrono::milliseconds(r.integer(t, where, "poll_ms", 100, 10, 60000));
+  return w;
+}
+
+// The host of an http(s) URL when it is a literal IP address that only reaches this machine
+// or a private network; empty otherwise.
+bool literal_internal_host(const std::string& url) {
+  auto start = url.find("://");
+  if (start == std::string::npos) return false;
+  start += 3;
+  auto end = url.find_first_of("/?#", start);
+  std::string host = url.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  if (auto at = host.rfind('@'); at != std::string::npos) host = host.substr(at + 1);
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(1, host.find(']') - 1);
+  } else if (auto colon = host.rfind(':'); colon != std::string::npos) {
+    host = host.substr(0, colon);
+  }
+  if (host == "localhost" || host.ends_with(".localhost")) return true;
+  sockaddr_in v4{};
+  sockaddr_in6 v6{};
+  if (inet_pton(AF_INET, host.c_str(), &v4.sin_addr) == 1) {
+    v4.sin_family = AF_INET;
+    return webhooks::is_internal_address(reinterpret_cast<sockaddr*>(&v4));
+  }
+  if (inet_pton(AF_INET6, host.c_str(), &v6.sin6_addr) == 1) {
+    v6.sin6_family = AF_INET6;
+    return webhooks::is_internal_address(reinterpret_cast<sockaddr*>(&v6));
+  }
+  return false;
+}
+
+webhooks::Endpoint webhook_endpoint(const Reader& r, const toml::table& t, const std::string& where,
+                                    const std::string& merchant, bool allow_private) {
+  only_keys(t, where, {"id", "url", "secret_file", "secret_env", "previous_secret_file",
+                       "previous_secret_env", "events", "max_in_flight", "timeout_ms"});
+  webhooks::Endpoint e;
+  e.merchant = merchant;
+  e.id = r.string(t, where, "id");
+  if (e.id.empty() || e.id.size() > 64 ||
+      e.id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+          std::string::npos) {
+    bad(where + ".id", "must be 1-64 letters, digits, '.', '_' or '-'");
+  }
+  e.url = r.string(t, where, "url");
+  if (!(e.url.starts_with("https://") || e.url.starts_with("http://")) || e.url.size() > 2048 ||
+      e.url.find_first_of(" \r\n\t") != std::string::npos) {
+    bad(where + ".url", "must be an http(s) URL");
+  }
+  if (!allow_private && literal_internal_host(e.url)) {
+    bad(where + ".url",
+        "points at a loopback, private or link-local address (set webhooks.allow_private_addresses "
+        "to allow it)");
+  }
+  auto add_secret = [&](const std::string& name) {
+    const core::Secret text = r.secret(t, where, name);
+    auto key = webhooks::parse_secret(text.reveal());
+    if (!key || key->size() < 24 || key->size() > 64) {
+      bad(where + "." + name, "must be whsec_ followed by base64 of 24-64 bytes");
+    }
+    e.secrets.push_back(*key);
+  };
+  add_secret("secret");
+  if (t["previous_secret_file"] || t["previous_secret_env"]) add_secret("previous_secret");
+  if (auto node = t["events"]) {
+    auto arr = node.as_array();
+    if (arr == nullptr) bad(where + ".events", "must be an array of event types");
+    for (const auto& ev : *arr) {
+      auto v = ev.value<std::string>();
+      if (!v || v->empty()) bad(where + ".events", "must hold non-empty strings");
+      e.events.push_back(*v);
+    }
+  }
+  e.max_in_flight = static_cast<int>(r.integer(t, where, "max_in_flight", 8, 1, 256));
+  e.timeout = std::chrono::milliseconds(r.integer(t, where, "timeout_ms", 15000, 100, 120000));
+  return e;
+}
+
 Settings parse(const toml::table& root, const Reader& r) {
-  only_keys(root, "config", {"server", "store", "merchant"});
+  only_keys(root, "config", {"server", "store", "merchant", "webhooks"});
   Settings s;
+  if (auto node = root["webhooks"]) s.webhooks = webhook_settings(r, table_at(node, "webhooks"));
   if (auto node = root["server"]) {
     const auto& t = table_at(node, "server");
     only_keys(t, "server", {"listen", "body_limit_bytes", "header_timeout_ms", "body_timeout_ms",
@@ -277,14 +387,14 @@ Settings parse(const toml::table& root, const Reader& r) {
 
   auto merchants = root["merchant"].as_array();
   if (merchants == nullptr || merchants->empty()) bad("merchant", "at least one [[merchant]] is required");
-  std::set<std::string> ids;
+  std::set<std::string> ids, endpoint_ids;
   for (std::size_t i = 0; i < merchants->size(); ++i) {
     const std::string where = "merchant[" + std::to_string(i) + "]";
     auto t = (*merchants)[i].as_table();
     if (t == nullptr) bad(where, "must be a table");
     only_keys(*t, where,
               {"id", "api_token_file", "api_token_env", "wechatpay_v3", "wechatpay_v2", "alipay",
-               "wechat_mp"});
+               "wechat_mp", "webhooks"});
     MerchantSettings m;
     m.id = r.string(*t, where, "id");
     if (m.id.empty() || m.id.size() > 64 || m.id.find('/') != std::string::npos) {
@@ -304,6 +414,18 @@ Settings parse(const toml::table& root, const Reader& r) {
     }
     if (auto w = (*t)["wechatpay_v3"]) {
       m.wechatpay_v3 = wechatpay_v3(r, table_at(w, where + ".wechatpay_v3"), where + ".wechatpay_v3");
+    }
+    if (auto w = (*t)["webhooks"]) {
+      auto arr = w.as_array();
+      if (arr == nullptr) bad(where + ".webhooks", "must be an array of tables ([[merchant.webhooks]])");
+      for (std::size_t j = 0; j < arr->size(); ++j) {
+        const std::string ew = where + ".webhooks[" + std::to_string(j) + "]";
+        auto et = (*arr)[j].as_table();
+        if (et == nullptr) bad(ew, "must be a table");
+        auto e = webhook_endpoint(r, *et, ew, m.id, s.webhooks.allow_private_addresses);
+        if (!endpoint_ids.insert(e.id).second) bad(ew + ".id", "duplicate endpoint id " + e.id);
+        m.webhooks.push_back(std::move(e));
+      }
     }
     s.merchants.push_back(std::move(m));
   }

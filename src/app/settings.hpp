@@ -10,6 +10,7 @@
 #include "providers/wechat_mp/endpoint.hpp"
 #include "providers/wechatpay_v2/adapter.hpp"
 #include "providers/wechatpay_v3/adapter.hpp"
+#include "webhooks/worker.hpp"
 
 namespace paygate::app {
 
@@ -20,6 +21,13 @@ struct MerchantSettings {
   std::optional<providers::wechatpay_v2::Settings> wechatpay_v2;
   std::optional<providers::alipay::Settings> alipay;
   std::optional<providers::wechat_mp::Settings> wechat_mp;
+  std::vector<webhooks::Endpoint> webhooks;
+};
+
+struct WebhookSettings {
+  // Endpoints resolving to loopback/private/link-local addresses are refused unless true.
+  bool allow_private_addresses = false;
+  webhooks::WorkerOptions worker;
 };
 
 struct Settings {
@@ -27,6 +35,7 @@ struct Settings {
   std::string sqlite_path;
   std::string log_level = "info";
   std::vector<MerchantSettings> merchants;
+  WebhookSettings webhooks;
 };
 
 // Loads and validates the TOML config once. Errors name the offending setting

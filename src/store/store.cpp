@@ -12,4 +12,22 @@ std::string_view to_string(InboxStatus s) {
   return "processing";
 }
 
+std::string_view to_string(DeliveryStatus s) {
+  switch (s) {
+    case DeliveryStatus::kPending: return "pending";
+    case DeliveryStatus::kDelivering: return "delivering";
+    case DeliveryStatus::kDelivered: return "delivered";
+    case DeliveryStatus::kDead: return "dead";
+  }
+  return "pending";
+}
+
+std::optional<DeliveryStatus> parse_delivery_status(std::string_view s) {
+  for (auto v : {DeliveryStatus::kPending, DeliveryStatus::kDelivering, DeliveryStatus::kDelivered,
+                 DeliveryStatus::kDead}) {
+    if (to_string(v) == s) return v;
+  }
+  return std::nullopt;
+}
+
 }  // namespace paygate::store

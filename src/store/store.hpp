@@ -54,6 +54,70 @@ struct OutboxEvent {
   int64_t created_at_ms = 0;
 };
 
+
+// One outbox event on its way to one merchant endpoint.
+enum class DeliveryStatus { kPending, kDelivering, kDelivered, kDead };
+std::string_view to_string(DeliveryStatus s);
+std::optional<DeliveryStatus> parse_delivery_status(std::string_view s);
+
+struct Delivery {
+  int64_t id = 0;
+  int64_t outbox_id = 0;
+  std::string endpoint;
+  std::string merchant;
+  std::string out_trade_no;
+  std::string event_type;
+  std::string webhook_id;  // stable across retries, replays and restarts
+  DeliveryStatus status = DeliveryStatus::kPending;
+  int attempts = 0;                 // failed attempts since the schedule (re)started
+  int64_t due_at_ms = 0;            // next attempt (pending) or end of the lease (delivering)
+  int64_t first_attempt_at_ms = 0;  // start of the retry window; 0 before the first attempt
+  int64_t last_status = 0;          // HTTP status of the last attempt; 0 for none
+  std::string last_error;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+
+// A delivery claimed for sending, with what is sent.
+struct ClaimedDelivery {
+  Delivery delivery;
+  std::string payload;
+  int64_t event_created_at_ms = 0;
+};
+
+struct DeliveryAttempt {
+  int64_t delivery_id = 0;
+  int64_t at_ms = 0;
+  int64_t status = 0;  // HTTP status; 0 when none came
+  std::string outcome;  // "2xx", "5xx", "timeout", ...
+  int64_t latency_ms = 0;
+  std::string error;
+  std::string response;  // the first bytes of the response body
+};
+
+struct EndpointState {
+  std::string endpoint;
+  bool enabled = true;
+  std::string reason;
+  int64_t updated_at_ms = 0;
+};
+
+struct EventFilter {
+  std::string merchant;  // required
+  std::string out_trade_no;
+  std::string event_type;
+  std::optional<DeliveryStatus> status;  // events with at least one delivery in this status
+  int64_t before_id = 0;                 // paging: ids below this; 0 = from the newest
+  int limit = 50;
+};
+
+struct EventDetails {
+  OutboxEvent event;
+  bool routed = false;
+  std::vector<Delivery> deliveries;
+  std::vector<DeliveryAttempt> attempts;  // of all its deliveries, oldest first
+};
+
 // The operations available inside one transaction. Implementations are used by one thread
 // at a time; every call may fail with kStoreUnavailable.
 class Tx {
@@ -80,6 +144,26 @@ class Tx {
   [[nodiscard]] virtual core::Result<void> upsert_refund(const core::Refund& r) = 0;
   [[nodiscard]] virtual core::Result<void> add_transition(const Transition& t) = 0;
   [[nodiscard]] virtual core::Result<int64_t> add_outbox(const OutboxEvent& e) = 0;
+  // Merchant delivery. Outbox events not yet fanned out to endpoints, oldest first.
+  [[nodiscard]] virtual core::Result<std::vector<OutboxEvent>> unrouted_outbox(int limit) = 0;
+  [[nodiscard]] virtual core::Result<void> mark_routed(int64_t outbox_id) = 0;
+  // False when this event already has a delivery to this endpoint.
+  [[nodiscard]] virtual core::Result<bool> insert_delivery(const Delivery& d) = 0;
+  // Due deliveries of `endpoint` (pending and due, or leased and the lease ran out) whose
+  // order has no earlier unfinished delivery to the endpoint; leased until `lease_until_ms`.
+  [[nodiscard]] virtual core::Result<std::vector<ClaimedDelivery>> claim_deliveries(
+      std::string_view endpoint, int64_t now_ms, int64_t lease_until_ms, int limit) = 0;
+  // Stores the outcome of an attempt: the delivery's new state and the attempt record.
+  [[nodiscard]] virtual core::Result<void> finish_attempt(const Delivery& d,
+                                                          const DeliveryAttempt& a) = 0;
+  [[nodiscard]] virtual core::Result<void> set_endpoint_state(const EndpointState& s) = 0;
+  [[nodiscard]] virtual core::Result<std::optional<EndpointState>> endpoint_state(
+      std::string_view endpoint) = 0;
+  // Makes failed (pending after failures) and dead deliveries due now with a fresh schedule:
+  // of one event (`outbox_id` > 0), or of one endpoint created at or after `since_ms`.
+  [[nodiscard]] virtual core::Result<int> replay_deliveries(int64_t outbox_id,
+                                                            std::string_view endpoint,
+                                                            int64_t since_ms, int64_t now_ms) = 0;
   // A write that proves the store accepts durable writes (readiness).
   [[nodiscard]] virtual core::Result<void> heartbeat(int64_t now_ms) = 0;
 };
@@ -98,7 +182,8 @@ struct OrderDetails {
 struct Counts {
   std::map<std::string, int64_t> orders_by_state;
   int64_t anomalies = 0;
-  int64_t outbox_pending = 0;
+  int64_t outbox_pending = 0;                         // not yet fanned out to endpoints
+  std::map<std::string, int64_t> deliveries_by_status;  // "pending", "dead", ...
 };
 
 class Store {
@@ -116,6 +201,10 @@ class Store {
   [[nodiscard]] virtual core::Result<std::vector<OutboxEvent>> outbox_for_order(
       std::string_view merchant, std::string_view out_trade_no) = 0;
   [[nodiscard]] virtual core::Result<Counts> counts() = 0;
+  [[nodiscard]] virtual core::Result<std::vector<OutboxEvent>> list_events(
+      const EventFilter& f) = 0;
+  [[nodiscard]] virtual core::Result<std::optional<EventDetails>> event_details(int64_t id) = 0;
+  [[nodiscard]] virtual core::Result<std::vector<EndpointState>> endpoint_states() = 0;
 
   // Finishes queued work, then closes. Submissions after close fail with kStoreUnavailable.
   virtual void close() = 0;

@@ -36,6 +36,15 @@ class FaultyStore final : public store::Store {
     return inner_.outbox_for_order(m, o);
   }
   core::Result<store::Counts> counts() override { return inner_.counts(); }
+  core::Result<std::vector<store::OutboxEvent>> list_events(const store::EventFilter& f) override {
+    return inner_.list_events(f);
+  }
+  core::Result<std::optional<store::EventDetails>> event_details(int64_t id) override {
+    return inner_.event_details(id);
+  }
+  core::Result<std::vector<store::EndpointState>> endpoint_states() override {
+    return inner_.endpoint_states();
+  }
   void close() override { inner_.close(); }
 
  private:
@@ -84,6 +93,32 @@ class FaultyStore final : public store::Store {
     }
     core::Result<int64_t> add_outbox(const store::OutboxEvent& e) override {
       PAYGATE_FAULT(in_.add_outbox(e))
+    }
+    core::Result<std::vector<store::OutboxEvent>> unrouted_outbox(int limit) override {
+      PAYGATE_FAULT(in_.unrouted_outbox(limit))
+    }
+    core::Result<void> mark_routed(int64_t id) override { PAYGATE_FAULT(in_.mark_routed(id)) }
+    core::Result<bool> insert_delivery(const store::Delivery& d) override {
+      PAYGATE_FAULT(in_.insert_delivery(d))
+    }
+    core::Result<std::vector<store::ClaimedDelivery>> claim_deliveries(std::string_view e,
+                                                                       int64_t now, int64_t lease,
+                                                                       int limit) override {
+      PAYGATE_FAULT(in_.claim_deliveries(e, now, lease, limit))
+    }
+    core::Result<void> finish_attempt(const store::Delivery& d,
+                                      const store::DeliveryAttempt& a) override {
+      PAYGATE_FAULT(in_.finish_attempt(d, a))
+    }
+    core::Result<void> set_endpoint_state(const store::EndpointState& s) override {
+      PAYGATE_FAULT(in_.set_endpoint_state(s))
+    }
+    core::Result<std::optional<store::EndpointState>> endpoint_state(std::string_view e) override {
+      PAYGATE_FAULT(in_.endpoint_state(e))
+    }
+    core::Result<int> replay_deliveries(int64_t id, std::string_view e, int64_t since,
+                                        int64_t now) override {
+      PAYGATE_FAULT(in_.replay_deliveries(id, e, since, now))
     }
     core::Result<void> heartbeat(int64_t now_ms) override { PAYGATE_FAULT(in_.heartbeat(now_ms)) }
 #undef PAYGATE_FAULT

@@ -97,6 +97,50 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_order ON outbox(merchant, out_trade_no);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(id) WHERE status = 'pending';
+-- Merchant delivery: one row per (outbox event, endpoint); only unfinished rows are indexed
+-- for claiming, so delivered history costs the claim query nothing.
+CREATE TABLE IF NOT EXISTS deliveries (
+  id INTEGER PRIMARY KEY,
+  outbox_id INTEGER NOT NULL,
+  endpoint TEXT NOT NULL,
+  merchant TEXT NOT NULL,
+  out_trade_no TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  webhook_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  due_at_ms INTEGER NOT NULL,
+  first_attempt_at_ms INTEGER NOT NULL DEFAULT 0,
+  last_status INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  UNIQUE (outbox_id, endpoint)
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(endpoint, due_at_ms)
+  WHERE status IN ('pending', 'delivering');
+CREATE INDEX IF NOT EXISTS deliveries_open_by_order
+  ON deliveries(endpoint, merchant, out_trade_no, outbox_id)
+  WHERE status IN ('pending', 'delivering');
+CREATE INDEX IF NOT EXISTS deliveries_failed ON deliveries(endpoint, created_at_ms)
+  WHERE status = 'dead' OR (status = 'pending' AND attempts > 0);
+CREATE TABLE IF NOT EXISTS delivery_attempts (
+  id INTEGER PRIMARY KEY,
+  delivery_id INTEGER NOT NULL,
+  at_ms INTEGER NOT NULL,
+  status INTEGER NOT NULL,
+  outcome TEXT NOT NULL,
+  latency_ms INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  response TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS delivery_attempts_delivery ON delivery_attempts(delivery_id);
+CREATE TABLE IF NOT EXISTS endpoint_state (
+  endpoint TEXT PRIMARY KEY,
+  enabled INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  updated_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS heartbeat (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL);
 )sql";
 

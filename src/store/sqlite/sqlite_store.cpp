@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "store/sqlite/db.hpp"
+#include "store/sqlite/deliveries.hpp"
 #include "store/sqlite/schema.hpp"
 
 namespace paygate::store {
@@ -253,6 +254,34 @@ class SqliteTx final : public Tx {
     return sqlite3_last_insert_rowid(db_.raw());
   }
 
+  Result<std::vector<OutboxEvent>> unrouted_outbox(int limit) override {
+    return sqlite::unrouted_outbox(db_, limit);
+  }
+  Result<void> mark_routed(int64_t outbox_id) override {
+    return sqlite::mark_routed(db_, outbox_id);
+  }
+  Result<bool> insert_delivery(const Delivery& d) override {
+    return sqlite::insert_delivery(db_, d);
+  }
+  Result<std::vector<ClaimedDelivery>> claim_deliveries(std::string_view endpoint, int64_t now_ms,
+                                                        int64_t lease_until_ms,
+                                                        int limit) override {
+    return sqlite::claim_deliveries(db_, endpoint, now_ms, lease_until_ms, limit);
+  }
+  Result<void> finish_attempt(const Delivery& d, const DeliveryAttempt& a) override {
+    return sqlite::finish_attempt(db_, d, a);
+  }
+  Result<void> set_endpoint_state(const EndpointState& s) override {
+    return sqlite::set_endpoint_state(db_, s);
+  }
+  Result<std::optional<EndpointState>> endpoint_state(std::string_view endpoint) override {
+    return sqlite::endpoint_state(db_, endpoint);
+  }
+  Result<int> replay_deliveries(int64_t outbox_id, std::string_view endpoint, int64_t since_ms,
+                                int64_t now_ms) override {
+    return sqlite::replay_deliveries(db_, outbox_id, endpoint, since_ms, now_ms);
+  }
+
   Result<void> heartbeat(int64_t now_ms) override {
     auto st = db_.prepare(
         "INSERT INTO heartbeat (id, at_ms) VALUES (1, ?1) "
@@ -449,6 +478,33 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  Result<std::vector<OutboxEvent>> list_events(const EventFilter& f) override {
+    std::lock_guard lock(read_mu_);
+    if (!reader_) return fail(ErrorCode::kStoreUnavailable, "store is closed");
+    ReadScope scope(reader_.get());
+    return sqlite::list_events(*reader_, f);
+  }
+
+  Result<std::optional<EventDetails>> event_details(int64_t id) override {
+    std::lock_guard lock(read_mu_);
+    if (!reader_) return fail(ErrorCode::kStoreUnavailable, "store is closed");
+    ReadScope scope(reader_.get());
+    Db& db = *reader_;
+    // One snapshot: the deliveries and attempts belong to the same moment as the event.
+    if (auto r = db.run("BEGIN"); !r) return tl::unexpected(r.error());
+    auto out = sqlite::event_details(db, id);
+    db.reset_all();
+    (void)db.run("COMMIT");
+    return out;
+  }
+
+  Result<std::vector<EndpointState>> endpoint_states() override {
+    std::lock_guard lock(read_mu_);
+    if (!reader_) return fail(ErrorCode::kStoreUnavailable, "store is closed");
+    ReadScope scope(reader_.get());
+    return sqlite::endpoint_states(*reader_);
+  }
+
   Result<Counts> counts() override {
     std::lock_guard lock(read_mu_);
     if (!reader_) return fail(ErrorCode::kStoreUnavailable, "store is closed");
@@ -465,6 +521,9 @@ class SqliteStore final : public Store {
     auto ob = reader_->prepare("SELECT COUNT(*) FROM outbox WHERE status = 'pending'");
     if (!ob) return tl::unexpected(ob.error());
     if ((*ob)->step() == SQLITE_ROW) c.outbox_pending = (*ob)->i64(0);
+    auto deliveries = sqlite::deliveries_by_status(*reader_);
+    if (!deliveries) return tl::unexpected(deliveries.error());
+    c.deliveries_by_status = std::move(*deliveries);
     return c;
   }
 

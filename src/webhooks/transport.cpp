@@ -1,0 +1,237 @@
+#include "webhooks/transport.hpp"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace paygate::webhooks {
+
+namespace {
+
+bool internal_v4(uint32_t a) {  // host byte order
+  const auto in = [a](uint32_t net, int bits) {
+    return bits == 0 || (a >> (32 - bits)) == (net >> (32 - bits));
+  };
+  return in(0x00000000, 8) ||    // 0.0.0.0/8
+         in(0x0A000000, 8) ||    // 10/8
+         in(0x64400000, 10) ||   // 100.64/10
+         in(0x7F000000, 8) ||    // 127/8
+         in(0xA9FE0000, 16) ||   // 169.254/16
+         in(0xAC100000, 12) ||   // 172.16/12
+         in(0xC0A80000, 16) ||   // 192.168/16
+         in(0xE0000000, 4) ||    // multicast
+         in(0xF0000000, 4);      // reserved, broadcast
+}
+
+struct Transfer {
+  HttpRequest request;
+  ResponseFn done;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  HttpResponse response;
+  std::size_t keep = 0;
+  bool allow_private = false;
+  std::chrono::steady_clock::time_point started;
+};
+
+size_t on_body(char* data, size_t size, size_t n, void* p) {
+  auto* t = static_cast<Transfer*>(p);
+  const size_t len = size * n;
+  if (t->response.body_head.size() < t->keep) {
+    t->response.body_head.append(data, std::min(len, t->keep - t->response.body_head.size()));
+  }
+  return len;  // the rest is read and dropped; the timeout bounds an endless body
+}
+
+size_t on_header(char* data, size_t size, size_t n, void* p) {
+  auto* t = static_cast<Transfer*>(p);
+  std::string_view line(data, size * n);
+  if (line.starts_with("HTTP/")) t->response.retry_after.reset();  // a new (final) response
+  constexpr std::string_view kName = "retry-after:";
+  if (line.size() > kName.size() &&
+      strncasecmp(line.data(), kName.data(), kName.size()) == 0) {
+    auto v = line.substr(kName.size());
+    while (!v.empty() && (v.back() == '\r' || v.back() == '\n')) v.remove_suffix(1);
+    t->response.retry_after = std::string(v);
+  }
+  return size * n;
+}
+
+curl_socket_t on_open_socket(void* p, curlsocktype, curl_sockaddr* addr) {
+  auto* t = static_cast<Transfer*>(p);
+  if (!t->allow_private && is_internal_address(&addr->addr)) {
+    t->response.refused_address = true;
+    return CURL_SOCKET_BAD;
+  }
+  return ::socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+}
+
+class CurlTransport final : public Transport {
+ public:
+  explicit CurlTransport(TransportOptions o) : o_(o) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    multi_ = curl_multi_init();
+    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, 256L);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~CurlTransport() override {
+    stopping_ = true;
+    curl_multi_wakeup(multi_);
+    thread_.join();
+    curl_multi_cleanup(multi_);
+  }
+
+  void post(HttpRequest request, ResponseFn done) override {
+    auto t = std::make_unique<Transfer>();
+    t->request = std::move(request);
+    t->done = std::move(done);
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(std::move(t));
+    }
+    curl_multi_wakeup(multi_);
+  }
+
+ private:
+  void start(std::unique_ptr<Transfer> t) {
+    CURL* e = curl_easy_init();
+    if (!e) {
+      t->response.error = "cannot create a transfer";
+      t->done(std::move(t->response));
+      return;
+    }
+    t->easy = e;
+    t->keep = o_.keep_response_bytes;
+    t->allow_private = o_.allow_private_addresses;
+    for (const auto& [k, v] : t->request.headers) {
+      t->headers = curl_slist_append(t->headers, (k + ": " + v).c_str());
+    }
+    t->headers = curl_slist_append(t->headers, "Expect:");
+    curl_easy_setopt(e, CURLOPT_URL, t->request.url.c_str());
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->request.body.data());
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(t->request.body.size()));
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "paygate-webhooks/1");
+    const long timeout = static_cast<long>(t->request.timeout.count());
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, std::min(timeout, 10000L));
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t.get());
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
+    t->started = std::chrono::steady_clock::now();
+    curl_multi_add_handle(multi_, e);
+    active_.insert(e);
+    t.release();  // owned by the multi handle until it completes
+  }
+
+  void finish(CURL* e, CURLcode rc) {
+    Transfer* raw = nullptr;
+    curl_easy_getinfo(e, CURLINFO_PRIVATE, &raw);
+    std::unique_ptr<Transfer> t(raw);
+    curl_multi_remove_handle(multi_, e);
+    active_.erase(e);
+    long status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    auto& r = t->response;
+    r.status = rc == CURLE_OK ? status : 0;
+    r.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+    if (rc == CURLE_ABORTED_BY_CALLBACK) {
+      r.error = "shutting down";
+    } else if (rc != CURLE_OK) {
+      r.error = r.refused_address ? "address not allowed (private, loopback or link-local)"
+                                  : curl_easy_strerror(rc);
+    }
+    r.latency = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - t->started);
+    curl_easy_cleanup(e);
+    curl_slist_free_all(t->headers);
+    t->done(std::move(r));
+  }
+
+  void run() {
+    while (!stopping_) {
+      std::deque<std::unique_ptr<Transfer>> fresh;
+      {
+        std::lock_guard lock(mu_);
+        fresh.swap(queue_);
+      }
+      for (auto& t : fresh) start(std::move(t));
+      int running = 0;
+      curl_multi_perform(multi_, &running);
+      int left = 0;
+      while (CURLMsg* m = curl_multi_info_read(multi_, &left)) {
+        if (m->msg == CURLMSG_DONE) finish(m->easy_handle, m->data.result);
+      }
+      int fds = 0;
+      curl_multi_poll(multi_, nullptr, 0, 1000, &fds);
+    }
+    // Shutting down: what did not finish is reported as not delivered (its lease makes it due).
+    std::deque<std::unique_ptr<Transfer>> fresh;
+    {
+      std::lock_guard lock(mu_);
+      fresh.swap(queue_);
+    }
+    for (auto& t : fresh) {
+      t->response.error = "shutting down";
+      t->done(std::move(t->response));
+    }
+    while (!active_.empty()) finish(*active_.begin(), CURLE_ABORTED_BY_CALLBACK);
+  }
+
+  TransportOptions o_;
+  CURLM* multi_ = nullptr;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;
+  std::deque<std::unique_ptr<Transfer>> queue_;
+  std::set<CURL*> active_;  // the transport thread's only
+};
+
+}  // namespace
+
+bool is_internal_address(const sockaddr* addr) {
+  if (addr->sa_family == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(addr);
+    return internal_v4(ntohl(v4->sin_addr.s_addr));
+  }
+  if (addr->sa_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(addr);
+    const uint8_t* b = v6->sin6_addr.s6_addr;
+    static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(b, kMapped, 12) == 0) {
+      return internal_v4((uint32_t(b[12]) << 24) | (uint32_t(b[13]) << 16) |
+                         (uint32_t(b[14]) << 8) | b[15]);
+    }
+    static const uint8_t kZero[15] = {};
+    if (std::memcmp(b, kZero, 15) == 0 && (b[15] == 0 || b[15] == 1)) return true;  // :: ::1
+    if ((b[0] & 0xfe) == 0xfc) return true;                  // fc00::/7 unique local
+    if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return true;  // fe80::/10 link-local
+    if (b[0] == 0xff) return true;                           // multicast
+    return false;
+  }
+  return true;  // unknown families are not called
+}
+
+std::unique_ptr<Transport> make_curl_transport(TransportOptions options) {
+  return std::make_unique<CurlTransport>(options);
+}
+
+}  // namespace paygate::webhooks
