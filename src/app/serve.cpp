@@ -72,6 +72,8 @@ int serve(const std::string& config_path, bool verify_only, const std::string& p
   for (auto& m : settings->merchants) {
     for (auto& e : m.webhooks) endpoints.push_back(std::move(e));
   }
+  std::vector<http::EndpointInfo> endpoint_infos;
+  for (const auto& e : endpoints) endpoint_infos.push_back({e.id, e.merchant, e.url, e.events});
   std::unique_ptr<webhooks::Transport> transport;
   std::unique_ptr<webhooks::DeliveryWorker> worker;
   if (store && !endpoints.empty()) {
@@ -109,6 +111,8 @@ int serve(const std::string& config_path, bool verify_only, const std::string& p
           std::make_unique<providers::wechatpay_v3::Adapter>(std::move(*m.wechatpay_v3)), id, ""});
     }
   }
+  api.endpoints = std::move(endpoint_infos);
+  if (worker) api.wake_deliveries = [w = worker.get()] { w->wake(); };
   pipeline::CallbackPipeline pipeline(store.get(), clock, metrics);
   pipeline::MessagePipeline messages(store.get(), clock, metrics);
   http::Api handler(std::move(api), store.get(), pipeline, messages, clock, metrics);

@@ -75,6 +75,25 @@ JsonOut& JsonOut::str(std::string_view k, std::string_view value) {
   return *this;
 }
 
+JsonOut& JsonOut::boolean(std::string_view k, bool value) {
+  key(k);
+  out_ += value ? "true" : "false";
+  return *this;
+}
+
+JsonOut& JsonOut::raw(std::string_view k, std::string_view json) {
+  key(k);
+  out_ += json;
+  return *this;
+}
+
+JsonOut& JsonOut::value(std::string_view s) {
+  if (comma_) out_ += ',';
+  append_json_string(out_, s);
+  comma_ = true;
+  return *this;
+}
+
 JsonOut& JsonOut::num(std::string_view k, int64_t value) {
   key(k);
   out_ += std::to_string(value);

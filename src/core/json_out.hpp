@@ -21,6 +21,11 @@ class JsonOut {
   JsonOut& str(std::string_view key, std::string_view value);
   JsonOut& num(std::string_view key, int64_t value);
   JsonOut& null(std::string_view key);
+  JsonOut& boolean(std::string_view key, bool value);
+  // `json` must already be valid JSON written by paygate (a stored payload).
+  JsonOut& raw(std::string_view key, std::string_view json);
+  // A string element of the array being written.
+  JsonOut& value(std::string_view s);
   // An empty string is written as null.
   JsonOut& str_or_null(std::string_view key, std::string_view value) {
     return value.empty() ? null(key) : str(key, value);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crypto/encoding.hpp"
+#include "http/responses.hpp"
 #include "pipeline/event_json.hpp"
 #include "pipeline/orders.hpp"
 
@@ -12,7 +13,29 @@ namespace {
 using core::ErrorCode;
 using nlohmann::json;
 
-int status_of(ErrorCode c) {
+int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+      out += char(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+static int status_of(ErrorCode c) {
   switch (c) {
     case ErrorCode::kUnauthorized: return 401;
     case ErrorCode::kForbidden: return 403;
@@ -43,28 +66,6 @@ HttpResponse error_response(const core::Error& e) {
 HttpResponse json_response(int status, std::string body) {
   return HttpResponse{status, "application/json", std::move(body), {}};
 }
-
-int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-      out += char(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 std::vector<std::string> path_segments(std::string_view target) {
   auto q = target.find('?');
@@ -142,6 +143,17 @@ void Api::handle(HttpRequest req, Respond respond) {
     if (seg.size() == 2 && seg[1] == "anomalies" && get) return list_anomalies(caller, r);
     if (seg.size() == 4 && seg[1] == "inbox" && seg[3] == "redrive" && post) {
       return redrive(seg, caller, r);
+    }
+    if (seg.size() == 2 && seg[1] == "events" && get) return list_events(req, caller, r);
+    if (seg.size() == 3 && seg[1] == "events" && get) return get_event(seg, caller, r);
+    if (seg.size() == 4 && seg[1] == "events" && seg[3] == "replay" && post) {
+      return replay_event(seg, caller, r);
+    }
+    if (seg.size() == 2 && seg[1] == "endpoints" && get) return list_endpoints(caller, r);
+    if (seg.size() == 4 && seg[1] == "endpoints" && post) {
+      if (seg[3] == "replay") return replay_endpoint(req, seg, caller, r);
+      if (seg[3] == "enable") return set_endpoint_enabled(seg, caller, true, r);
+      if (seg[3] == "disable") return set_endpoint_enabled(seg, caller, false, r);
     }
     return r(error_response(ErrorCode::kNotFound, "no such route"));
   }

@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,10 +30,21 @@ struct MessageRoute {
   std::unique_ptr<providers::wechat_mp::Endpoint> endpoint;
 };
 
+// A merchant webhook endpoint as the API shows it (no secrets).
+struct EndpointInfo {
+  std::string id;
+  std::string merchant;
+  std::string url;
+  std::vector<std::string> events;  // empty = all
+  bool wants(std::string_view event_type) const;
+};
+
 struct ApiConfig {
   std::map<std::string, core::Secret> tokens;  // merchant -> bearer token
   std::vector<CallbackRoute> callbacks;
   std::vector<MessageRoute> messages;
+  std::vector<EndpointInfo> endpoints;
+  std::function<void()> wake_deliveries;  // after a replay or an endpoint is enabled
 };
 
 // Routes requests to health, metrics, the /v1 merchant API and provider callbacks. Holds no
@@ -53,6 +65,17 @@ class Api final : public HttpHandler {
   void list_anomalies(const std::string& caller, Respond& respond);
   void redrive(const std::vector<std::string>& seg, const std::string& caller, Respond& respond);
   void ready(Respond& respond);
+  // Merchant webhooks (events_api.cpp).
+  void list_events(const HttpRequest& req, const std::string& caller, Respond& respond);
+  void get_event(const std::vector<std::string>& seg, const std::string& caller, Respond& respond);
+  void replay_event(const std::vector<std::string>& seg, const std::string& caller,
+                    Respond& respond);
+  void list_endpoints(const std::string& caller, Respond& respond);
+  void replay_endpoint(const HttpRequest& req, const std::vector<std::string>& seg,
+                       const std::string& caller, Respond& respond);
+  void set_endpoint_enabled(const std::vector<std::string>& seg, const std::string& caller,
+                            bool enabled, Respond& respond);
+  const EndpointInfo* find_endpoint(std::string_view id, std::string_view merchant) const;
   // The merchant whose token the request carries; empty when none matches.
   std::string authenticate(const HttpRequest& req) const;
   const CallbackRoute* find_route(std::string_view path, std::string_view merchant) const;

@@ -1,4 +1,11 @@
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <future>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -6,6 +13,7 @@
 #include "support/vectors.hpp"
 #include "webhooks/schedule.hpp"
 #include "webhooks/signature.hpp"
+#include "webhooks/transport.hpp"
 
 namespace paygate {
 namespace {
@@ -218,6 +226,168 @@ TEST(CircuitBreaker, OpensAfterThresholdThenProbesOnce) {
   b.on_success();
   EXPECT_EQ(b.allowance(11000, 0, 8), 8);
   EXPECT_FALSE(b.open(11000));
+}
+
+}  // namespace
+}  // namespace paygate
+
+namespace paygate {
+namespace {
+
+bool internal(const char* ip) {
+  sockaddr_in v4{};
+  sockaddr_in6 v6{};
+  if (inet_pton(AF_INET, ip, &v4.sin_addr) == 1) {
+    v4.sin_family = AF_INET;
+    return webhooks::is_internal_address(reinterpret_cast<sockaddr*>(&v4));
+  }
+  EXPECT_EQ(inet_pton(AF_INET6, ip, &v6.sin6_addr), 1) << ip;
+  v6.sin6_family = AF_INET6;
+  return webhooks::is_internal_address(reinterpret_cast<sockaddr*>(&v6));
+}
+
+TEST(EndpointAddress, PrivateLoopbackAndLinkLocalAreInternal) {
+  for (const char* ip : {"127.0.0.1", "127.8.9.10", "10.1.2.3", "172.16.0.1", "172.31.255.255",
+                         "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1",
+                         "255.255.255.255", "::1", "::", "fe80::1", "fd00::1", "fc00::5",
+                         "::ffff:127.0.0.1", "::ffff:10.0.0.1", "ff02::1"}) {
+    EXPECT_TRUE(internal(ip)) << ip;
+  }
+  for (const char* ip : {"8.8.8.8", "1.1.1.1", "172.32.0.1", "172.15.255.255", "100.128.0.1",
+                         "192.169.0.1", "2001:4860:4860::8888", "::ffff:8.8.8.8"}) {
+    EXPECT_FALSE(internal(ip)) << ip;
+  }
+}
+
+// One connection, one canned answer: enough to see what the transport sends and reads.
+class OneShotServer {
+ public:
+  explicit OneShotServer(std::string answer, int hold_ms = 0)
+      : answer_(std::move(answer)), hold_ms_(hold_ms) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 4);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] {
+      const int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      char buf[4096];
+      std::string req;
+      while (req.find("\r\n\r\n") == std::string::npos) {
+        const auto n = ::read(c, buf, sizeof buf);
+        if (n <= 0) break;
+        req.append(buf, static_cast<std::size_t>(n));
+      }
+      const auto cl = req.find("Content-Length: ");
+      const std::size_t want =
+          cl == std::string::npos ? 0 : std::stoul(req.substr(cl + 16));
+      while (req.size() - req.find("\r\n\r\n") - 4 < want) {
+        const auto n = ::read(c, buf, sizeof buf);
+        if (n <= 0) break;
+        req.append(buf, static_cast<std::size_t>(n));
+      }
+      request_ = req;
+      std::this_thread::sleep_for(std::chrono::milliseconds(hold_ms_));
+      (void)!::write(c, answer_.data(), answer_.size());
+      ::close(c);
+    });
+  }
+  ~OneShotServer() {
+    ::shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(fd_);
+  }
+  int port() const { return port_; }
+  std::string request() {
+    thread_.join();
+    thread_ = std::thread([] {});
+    return request_;
+  }
+
+ private:
+  std::string answer_;
+  int hold_ms_ = 0;
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+  std::string request_;
+};
+
+webhooks::HttpResponse post(webhooks::Transport& t, const std::string& url) {
+  std::promise<webhooks::HttpResponse> done;
+  webhooks::HttpRequest req;
+  req.url = url;
+  req.body = R"({"type":"order.paid"})";
+  req.headers = {{"webhook-id", "msg_1"}, {"Content-Type", "application/json"}};
+  req.timeout = std::chrono::milliseconds(3000);
+  t.post(req, [&](webhooks::HttpResponse r) { done.set_value(std::move(r)); });
+  return done.get_future().get();
+}
+
+TEST(CurlTransport, RefusesInternalAddressesUnlessAllowed) {
+  auto strict = webhooks::make_curl_transport({false, 64});
+  for (const char* url : {"http://127.0.0.1:1/x", "http://localhost:1/x", "http://[::1]:1/x"}) {
+    auto r = post(*strict, url);
+    EXPECT_EQ(r.status, 0) << url;
+    EXPECT_TRUE(r.refused_address) << url << " " << r.error;
+    EXPECT_NE(r.error.find("not allowed"), std::string::npos) << r.error;
+    auto c = webhooks::classify(r.status, r.error, r.timed_out, r.retry_after, 0);
+    EXPECT_EQ(c.outcome, webhooks::Outcome::kRetry);
+  }
+  OneShotServer server("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n");
+  auto relaxed = webhooks::make_curl_transport({true, 64});
+  auto r = post(*relaxed, "http://127.0.0.1:" + std::to_string(server.port()) + "/hooks");
+  EXPECT_EQ(r.status, 204) << r.error;
+  EXPECT_FALSE(r.refused_address);
+  const std::string req = server.request();
+  EXPECT_NE(req.find("POST /hooks HTTP/1.1"), std::string::npos) << req;
+  EXPECT_NE(req.find("webhook-id: msg_1"), std::string::npos) << req;
+  EXPECT_NE(req.find(R"({"type":"order.paid"})"), std::string::npos) << req;
+}
+
+TEST(CurlTransport, ReadsRetryAfterKeepsTheFirstBytesAndFollowsNoRedirect) {
+  auto t = webhooks::make_curl_transport({true, 8});
+  {
+    OneShotServer s("HTTP/1.1 429 Too Many\r\nRetry-After: 17\r\nContent-Length: 20\r\n\r\n"
+                    "slow down, please!!!");
+    auto r = post(*t, "http://127.0.0.1:" + std::to_string(s.port()) + "/");
+    EXPECT_EQ(r.status, 429);
+    ASSERT_TRUE(r.retry_after);
+    EXPECT_EQ(*r.retry_after, " 17");
+    EXPECT_EQ(r.body_head, "slow dow");
+    auto c = webhooks::classify(r.status, r.error, r.timed_out, r.retry_after, 0);
+    EXPECT_EQ(c.retry_after, std::chrono::seconds(17));
+  }
+  {
+    OneShotServer s("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/\r\nContent-Length: 0\r\n\r\n");
+    auto r = post(*t, "http://127.0.0.1:" + std::to_string(s.port()) + "/");
+    EXPECT_EQ(r.status, 302);
+    EXPECT_EQ(webhooks::classify(r.status, r.error, r.timed_out, r.retry_after, 0).reason, "3xx");
+  }
+}
+
+TEST(CurlTransport, TimeoutIsReported) {
+  // Reads the request, then stays silent past the transport's timeout.
+  OneShotServer s("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n", 1000);
+  auto t = webhooks::make_curl_transport({true, 8});
+  std::promise<webhooks::HttpResponse> done;
+  webhooks::HttpRequest req;
+  req.url = "http://127.0.0.1:" + std::to_string(s.port()) + "/";
+  req.timeout = std::chrono::milliseconds(300);
+  t->post(req, [&](webhooks::HttpResponse r) { done.set_value(std::move(r)); });
+  auto r = done.get_future().get();
+  EXPECT_EQ(r.status, 0);
+  EXPECT_TRUE(r.timed_out) << r.error;
+  EXPECT_GE(r.latency, std::chrono::milliseconds(290));
+  EXPECT_LT(r.latency, std::chrono::milliseconds(1000));
+  auto c = webhooks::classify(r.status, r.error, r.timed_out, r.retry_after, 0);
+  EXPECT_EQ(c.outcome, webhooks::Outcome::kRetry);
+  EXPECT_EQ(c.reason, "timeout");
 }
 
 }  // namespace

@@ -1,0 +1,98 @@
+#pragma once
+// The integration fixture: a sandbox made by `paygate sim init`, the real `paygate serve` on a
+// free loopback port, and helpers to call its API and run the simulator.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/http_client.hpp"
+#include "support/db.hpp"
+#include "support/process.hpp"
+
+namespace paygate::testing {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+inline const std::string kBin = PAYGATE_BINARY;
+
+class Gateway : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("paygate-it-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    port_ = free_port();
+    ASSERT_EQ(wait_exit(spawn({kBin, "sim", "init", "--dir", dir_.string(), "--listen",
+                               "127.0.0.1:" + std::to_string(port_)},
+                              (dir_.string() + ".init.log"))),
+              0);
+    token_ = slurp(dir_ / "keys" / "api_token");
+    while (!token_.empty() && token_.back() == '\n') token_.pop_back();
+  }
+  void TearDown() override {
+    stop(SIGKILL);
+    fs::remove_all(dir_);
+    fs::remove(dir_.string() + ".init.log");
+  }
+  void start() {
+    fs::remove(dir_ / "port");
+    server_ = spawn({kBin, "serve", "--config", (dir_ / "paygate.toml").string(), "--port-file",
+                     (dir_ / "port").string()},
+                    (dir_ / "server.log").string());
+    for (int i = 0; i < 200 && !fs::exists(dir_ / "port"); ++i) std::this_thread::sleep_for(25ms);
+    ASSERT_TRUE(fs::exists(dir_ / "port")) << slurp(dir_ / "server.log");
+  }
+  int stop(int sig) {
+    if (server_ <= 0) return 0;
+    kill(server_, sig);
+    int rc = wait_exit(server_);
+    server_ = 0;
+    return rc;
+  }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  paygate::sim::HttpResult api(const std::string& method, const std::string& path,
+                               const std::string& body = {}) {
+    paygate::sim::HttpClient c;
+    return c.request(method, url(path),
+                     {{"Authorization", "Bearer " + token_}, {"Content-Type", "application/json"}},
+                     body, 10s);
+  }
+  pid_t sim_pay(const std::string& prefix, int count, std::vector<std::string> extra,
+                const std::string& report) {
+    std::vector<std::string> args = {kBin, "sim", "pay", "--dir", dir_.string(), "--out-trade-no",
+                                     prefix, "--amount", "100", "--count", std::to_string(count),
+                                     "--report", report};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return spawn(args, (dir_ / "sim.log").string());
+  }
+  void register_orders(const std::string& prefix, int count) {
+    for (int i = 1; i <= count; ++i) {
+      char id[64];
+      std::snprintf(id, sizeof id, "%s-%06d", prefix.c_str(), i);
+      auto r = api("POST", "/v1/orders",
+                   nlohmann::json{{"merchant", "sandbox"}, {"out_trade_no", id}, {"amount", 100}}.dump());
+      ASSERT_EQ(r.status, 201) << r.body;
+    }
+  }
+  fs::path db() const { return dir_ / "paygate.db"; }
+
+  fs::path dir_;
+  int port_ = 0;
+  std::string token_;
+  pid_t server_ = 0;
+};
+
+}  // namespace paygate::testing
