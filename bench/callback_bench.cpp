@@ -70,6 +70,9 @@ struct Run {
   double wal_kib = 0;          // WAL bytes appended per callback, KiB
   double server_cpu_us = 0;    // gateway CPU time per callback
   double server_sys_us = 0;    // of which in the kernel
+  // With merchant webhooks beside the callbacks:
+  double delivered_during = 0;  // deliveries acknowledged while the callback load ran
+  double drain_seconds = 0;     // from the start of the load until every event was delivered
 };
 
 // The store's counters from the gateway's /metrics, to difference around one load.
@@ -77,14 +80,26 @@ struct StoreFigures {
   double units = 0, commits = 0, commit_seconds = 0, wal_bytes = 0;
 };
 
-StoreFigures store_figures(uint16_t port) {
+double metric(const std::string& body, const std::string& key) {
+  const auto at = body.find("\n" + key + " ");
+  return at == std::string::npos ? 0.0 : std::stod(body.substr(at + key.size() + 2));
+}
+
+std::string scrape(uint16_t port) {
   paygate::sim::HttpClient http;
-  const auto m = http.request("GET", "http://127.0.0.1:" + std::to_string(port) + "/metrics", {},
-                              "", std::chrono::seconds(5));
-  auto value = [&](const std::string& key) {
-    const auto at = m.body.find("\n" + key + " ");
-    return at == std::string::npos ? 0.0 : std::stod(m.body.substr(at + key.size() + 2));
-  };
+  return http
+      .request("GET", "http://127.0.0.1:" + std::to_string(port) + "/metrics", {}, "",
+               std::chrono::seconds(5))
+      .body;
+}
+
+double delivered(uint16_t port) {
+  return metric(scrape(port), "paygate_webhook_attempts_total{endpoint=\"bench\",outcome=\"2xx\"}");
+}
+
+StoreFigures store_figures(uint16_t port) {
+  const std::string body = scrape(port);
+  auto value = [&](const std::string& key) { return metric(body, key); };
   return {value("paygate_store_commit_batch_size_sum"), value("paygate_store_commit_batch_size_count"),
           value("paygate_store_commit_seconds_sum"), value("paygate_store_wal_bytes_total")};
 }
@@ -93,9 +108,9 @@ class Gateway {
  public:
   Gateway(std::string bin, fs::path dir) : bin_(std::move(bin)), dir_(std::move(dir)) {}
   ~Gateway() { stop(SIGKILL); }
-  bool start(bool verify_only) {
+  bool start(bool verify_only, const std::string& config = "paygate.toml") {
     fs::remove(dir_ / "port");
-    std::vector<std::string> args = {bin_, "serve", "--config", (dir_ / "paygate.toml").string(),
+    std::vector<std::string> args = {bin_, "serve", "--config", (dir_ / config).string(),
                                      "--port-file", (dir_ / "port").string()};
     if (verify_only) args.push_back("--verify-only");
     pid_ = pt::spawn(args, (dir_ / "server.log").string());
@@ -130,7 +145,9 @@ json describe(const Run& r) {
           {"server_kernel_us_per_callback", r.server_sys_us},
           {"mean_commit_batch", r.mean_batch},
           {"mean_commit_ms", r.mean_commit_ms},
-          {"wal_kib_per_unit", r.wal_kib}};
+          {"wal_kib_per_unit", r.wal_kib},
+          {"deliveries_during_load", r.delivered_during},
+          {"seconds_until_all_delivered", r.drain_seconds}};
 }
 
 void print(const Run& r) {
@@ -145,6 +162,13 @@ void print(const Run& r) {
     std::printf("             store: %.1f units per commit, %.2f ms per commit until durable, "
                 "%.1f KiB of WAL per unit\n",
                 r.mean_batch, r.mean_commit_ms, r.wal_kib);
+  }
+  if (r.drain_seconds > 0) {
+    std::printf("             webhooks: %.0f delivered during the load (%.0f/s), all %lld "
+                "delivered %.2f s after the load began (%.0f/s overall)\n",
+                r.delivered_during, r.delivered_during / r.load.seconds,
+                static_cast<long long>(r.load.completed), r.drain_seconds,
+                static_cast<double>(r.load.completed) / r.drain_seconds);
   }
 }
 
@@ -189,6 +213,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"wechatpay-v3", "alipay"}))
       ->capture_default_str();
   app.add_flag("--keep", keep, "keep the gateways' data folders and logs (printed at the end)");
+  bool webhooks = false;
+  app.add_flag("--webhooks", webhooks,
+               "compare durable callbacks alone with durable callbacks while every event is "
+               "delivered to a local `paygate sim receiver` (instead of verify-only)");
   CLI11_PARSE(app, argc, argv);
 
   const fs::path root = fs::temp_directory_path() / ("paygate-bench-" + std::to_string(getpid()));
@@ -204,6 +232,7 @@ int main(int argc, char** argv) {
   struct Prepared {
     fs::path dir;
     std::vector<std::string> orders, callbacks;
+    int receiver_port = 0;
   };
   std::vector<Prepared> prepared(static_cast<std::size_t>(rounds));
   for (int round = 0; round < rounds; ++round) {
@@ -223,6 +252,19 @@ int main(int argc, char** argv) {
       toml.replace(toml.find("[server]\n"), 9,
                    "[server]\nthreads = " + std::to_string(server_threads) + "\n");
       std::ofstream(p.dir / "paygate.toml") << toml;
+    }
+    if (webhooks) {
+      // Same sandbox, its own database, one endpoint for every event.
+      const std::string secret =
+          "whsec_" + paygate::crypto::base64_encode(paygate::crypto::random_bytes(32));
+      std::ofstream(p.dir / "whsec") << secret << "\n";
+      p.receiver_port = pt::free_port();
+      std::string toml = pt::slurp(p.dir / "paygate.toml");
+      toml.replace(toml.find("paygate.db"), 10, "paygate-webhooks.db");
+      toml += "\n[webhooks]\nallow_private_addresses = true\n\n[[merchant.webhooks]]\n"
+              "id = \"bench\"\nurl = \"http://127.0.0.1:" +
+              std::to_string(p.receiver_port) + "/events\"\nsecret_file = \"whsec\"\n";
+      std::ofstream(p.dir / "paygate-webhooks.toml") << toml;
     }
     if (alipay && !sb->alipay_key) {
       std::cerr << "bench: the sandbox has no Alipay key\n";
@@ -276,21 +318,53 @@ int main(int argc, char** argv) {
   bool ok = true;
   for (int round = 0; round < rounds && ok; ++round) {
     auto& p = prepared[round];
-    for (bool vo : {false, true}) {
+    // The second mode of a round: verify-only, or (--webhooks) durable with delivery on.
+    for (bool second : {false, true}) {
+      const bool vo = second && !webhooks;
+      const bool wh = second && webhooks;
       if (!only.empty() && (only == "verify-only") != vo) continue;
+      pid_t receiver = 0;
+      if (wh) {
+        const auto port_file = p.dir / "receiver.port";
+        fs::remove(port_file);
+        receiver = pt::spawn({bin, "sim", "receiver", "--listen",
+                              "127.0.0.1:" + std::to_string(p.receiver_port), "--port-file",
+                              port_file.string(), "--secret-file", (p.dir / "whsec").string(),
+                              "--out", (p.dir / "receiver.jsonl").string()},
+                             (p.dir / "receiver.log").string());
+        if (!pt::wait_for_file(port_file, std::chrono::seconds(10))) {
+          std::cerr << "bench: receiver did not start: " << pt::slurp(p.dir / "receiver.log");
+          return 1;
+        }
+      }
       Gateway gw(bin, p.dir);
-      if (!gw.start(vo)) {
+      if (!gw.start(vo, wh ? "paygate-webhooks.toml" : "paygate.toml")) {
         std::cerr << "bench: gateway did not start: " << pt::slurp(p.dir / "server.log") << "\n";
         return 1;
       }
-      Run run{vo ? "verify-only" : "durable", {}, 0};
+      Run run{vo ? "verify-only" : wh ? "with-webhooks" : "durable", {}, 0};
       if (!vo) {
         ok = all_status(run_load(gw.port(), p.orders, connections), 201, count, "order setup");
       }
       const StoreFigures before = vo ? StoreFigures{} : store_figures(gw.port());
       const auto cpu0 = pt::cpu_time(gw.pid());
+      const auto load_start = std::chrono::steady_clock::now();
       run.load = run_load(gw.port(), p.callbacks, connections);
       const auto cpu1 = pt::cpu_time(gw.pid());
+      if (wh) {
+        run.delivered_during = delivered(gw.port());
+        const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+        while (delivered(gw.port()) < count && std::chrono::steady_clock::now() < limit) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        run.drain_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                          load_start)
+                                .count();
+        if (delivered(gw.port()) < count) {
+          std::cerr << "bench: not every event was delivered within 300 s\n";
+          ok = false;
+        }
+      }
       run.server_cpu_us = 1e6 * (cpu1.total() - cpu0.total()) / count;
       run.server_sys_us = 1e6 * (cpu1.system - cpu0.system) / count;
       run.peak_rss_kib = pt::peak_rss_kib(gw.pid());
@@ -305,9 +379,23 @@ int main(int argc, char** argv) {
       }
       ok = ok && all_status(run.load, ack_status, count, run.name.c_str());
       ok = ok && gw.stop(SIGTERM) == 0;
+      if (receiver > 0) {
+        kill(receiver, SIGTERM);
+        pt::wait_exit(receiver);
+      }
       print(run);
       std::fflush(stdout);
-      (vo ? verify_only : durable).push_back(std::move(run));
+      (second ? verify_only : durable).push_back(std::move(run));
+    }
+    if (webhooks) {
+      const auto db = p.dir / "paygate-webhooks.db";
+      const int64_t paid = scalar(db, "SELECT COUNT(*) FROM orders WHERE state = 'PAID'");
+      const int64_t sent = scalar(db, "SELECT COUNT(*) FROM deliveries WHERE status = 'delivered'");
+      if (paid != count || sent != count) {
+        std::cerr << "bench: with webhooks the store holds " << paid << " paid orders and " << sent
+                  << " delivered events; expected " << count << "\n";
+        ok = false;
+      }
     }
     // The durable run must have left exactly one applied effect per acknowledged callback.
     if (only == "verify-only") continue;
@@ -345,14 +433,20 @@ int main(int argc, char** argv) {
               rounds, connections, count);
   print(d);
   print(v);
-  std::printf("durable / verify-only throughput: %.2f (target >= 0.80)\n", ratio);
-  std::printf("durable throughput %.0f/s (target >= 15000), p99 %.2f ms (target <= 10), peak "
-              "RSS %.1f MiB (target <= 64)\n",
-              d.load.per_second(), p99, rss);
+  if (webhooks) {
+    std::printf("callbacks with webhooks / without: throughput %.2f (target >= 0.90), p99 "
+                "without / with %.2f\n",
+                1 / ratio, static_cast<double>(d.load.percentile(0.99)) / v.load.percentile(0.99));
+  } else {
+    std::printf("durable / verify-only throughput: %.2f (target >= 0.80)\n", ratio);
+    std::printf("durable throughput %.0f/s (target >= 15000), p99 %.2f ms (target <= 10), peak "
+                "RSS %.1f MiB (target <= 64)\n",
+                d.load.per_second(), p99, rss);
+  }
   if (!json_out.empty()) {
     json out = {{"provider", provider},       {"connections", connections},
                 {"callbacks", count},         {"rounds", rounds},
-                {"durable", describe(d)},     {"verify_only", describe(v)},
+                {"durable", describe(d)},     {webhooks ? "with_webhooks" : "verify_only", describe(v)},
                 {"ratio", ratio},             {"all_runs", json::array()}};
     for (const auto& r : durable) out["all_runs"].push_back(describe(r));
     for (const auto& r : verify_only) out["all_runs"].push_back(describe(r));

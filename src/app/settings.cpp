@@ -245,7 +245,7 @@ providers::alipay::Settings alipay(const Reader& r, const toml::table& t,
 WebhookSettings webhook_settings(const Reader& r, const toml::table& t) {
   const std::string where = "webhooks";
   only_keys(t, where, {"allow_private_addresses", "retry_schedule_seconds",
-                       "retry_window_seconds", "poll_ms"});
+                       "retry_window_seconds", "poll_ms", "busy_deliveries_per_second"});
   WebhookSettings w;
   if (auto a = t["allow_private_addresses"]) {
     auto v = a.value<bool>();
@@ -269,6 +269,8 @@ WebhookSettings webhook_settings(const Reader& r, const toml::table& t) {
   w.worker.retry.min_span = std::chrono::seconds(
       r.integer(t, where, "retry_window_seconds", 86400, 0, 30 * 86400));
   w.worker.poll = std::chrono::milliseconds(r.integer(t, where, "poll_ms", 100, 10, 60000));
+  w.worker.busy_rate =
+      static_cast<double>(r.integer(t, where, "busy_deliveries_per_second", 500, 1, 1000000));
   return w;
 }
 

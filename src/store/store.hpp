@@ -146,6 +146,7 @@ class Tx {
   [[nodiscard]] virtual core::Result<int64_t> add_outbox(const OutboxEvent& e) = 0;
   // Merchant delivery. Outbox events not yet fanned out to endpoints, oldest first.
   [[nodiscard]] virtual core::Result<std::vector<OutboxEvent>> unrouted_outbox(int limit) = 0;
+  // Every event up to and including `outbox_id` has been fanned out.
   [[nodiscard]] virtual core::Result<void> mark_routed(int64_t outbox_id) = 0;
   // False when this event already has a delivery to this endpoint.
   [[nodiscard]] virtual core::Result<bool> insert_delivery(const Delivery& d) = 0;
@@ -156,6 +157,9 @@ class Tx {
   // Stores the outcome of an attempt: the delivery's new state and the attempt record.
   [[nodiscard]] virtual core::Result<void> finish_attempt(const Delivery& d,
                                                           const DeliveryAttempt& a) = 0;
+  // Claimed deliveries that were never started: pending and due at `now_ms` again.
+  [[nodiscard]] virtual core::Result<void> release_deliveries(const std::vector<int64_t>& ids,
+                                                              int64_t now_ms) = 0;
   [[nodiscard]] virtual core::Result<void> set_endpoint_state(const EndpointState& s) = 0;
   [[nodiscard]] virtual core::Result<std::optional<EndpointState>> endpoint_state(
       std::string_view endpoint) = 0;
@@ -191,6 +195,9 @@ class Store {
   virtual ~Store() = default;
   // Queues `work`; concurrent work shares one durable commit. `done` runs on the store's thread.
   virtual void submit(Work work, Done done) = 0;
+  // Units submitted and not yet answered: background work (merchant delivery) backs off
+  // while callbacks are waiting on the store.
+  virtual std::size_t backlog() const { return 0; }
 
   // Reads; safe from any thread.
   [[nodiscard]] virtual core::Result<std::optional<OrderDetails>> order_details(

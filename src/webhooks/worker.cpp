@@ -1,6 +1,8 @@
 #include "webhooks/worker.hpp"
 
+#include <algorithm>
 #include <future>
+#include <limits>
 
 #include "core/json_out.hpp"
 #include "crypto/random.hpp"
@@ -109,15 +111,17 @@ void DeliveryWorker::send(store::ClaimedDelivery c) {
 }
 
 void DeliveryWorker::run() {
-  bool more = true;  // whether the last cycle suggests there is more to claim right away
+  bool more = true;  // the last cycle suggests more is due right away
+  int64_t last_cycle_ms = 0;
   for (;;) {
     std::vector<Result> batch;
-    bool stopping;
+    bool stopping, woken;
     {
       std::unique_lock lock(mu_);
       if (!more) {
         cv_.wait_for(lock, o_.poll, [this] { return !results_.empty() || woken_ || stopping_; });
       }
+      woken = woken_;
       woken_ = false;
       stopping = stopping_;
       batch.assign(std::make_move_iterator(results_.begin()),
@@ -126,32 +130,30 @@ void DeliveryWorker::run() {
       in_flight_total_ -= static_cast<int>(batch.size());
     }
     cv_.notify_all();  // stop() waits for in_flight_total_ to drop
+    absorb(std::move(batch));
     if (stopping) {
-      if (!batch.empty()) cycle(std::move(batch));
+      cycle(true);  // record what came back, hand back what was claimed but never sent
       std::lock_guard lock(mu_);
       if (results_.empty()) return;
       more = true;
       continue;
     }
-    more = cycle(std::move(batch));
+    dispatch();
+    // Callbacks waiting on the store: one store unit per poll interval at most.
+    const int64_t now = clock_.now_ms();
+    const bool busy = store_.backlog() >= o_.busy_backlog;
+    if (busy && !woken && now - last_cycle_ms < o_.poll.count()) {
+      more = false;
+      continue;
+    }
+    last_cycle_ms = now;
+    more = cycle(false) && !busy;
+    dispatch();
   }
 }
 
-bool DeliveryWorker::cycle(std::vector<Result> results) {
+void DeliveryWorker::absorb(std::vector<Result> results) {
   const int64_t now = clock_.now_ms();
-  bool stopping;
-  {
-    std::lock_guard lock(mu_);
-    stopping = stopping_;
-  }
-
-  // Outcomes first: they free capacity and move the breakers.
-  struct Recorded {
-    store::Delivery delivery;
-    store::DeliveryAttempt attempt;
-    bool disable = false;
-  };
-  std::vector<Recorded> outcomes;
   for (auto& r : results) {
     auto& rt = runtime_[r.claimed.delivery.endpoint];
     rt.in_flight--;
@@ -167,14 +169,17 @@ bool DeliveryWorker::cycle(std::vector<Result> results) {
     o.attempt = {d.id, r.started_ms, r.response.status, c.reason,
                  static_cast<int64_t>(r.response.latency.count()), r.response.error,
                  r.response.body_head};
-    attempts_.inc({d.endpoint, c.reason});
-    latency_.observe({d.endpoint}, static_cast<double>(r.response.latency.count()) / 1000.0);
     if (r.response.error == "shutting down") {
       // Not an answer from the merchant: due again right away, no attempt counted.
       d.status = store::DeliveryStatus::kPending;
       d.due_at_ms = now;
       o.attempt.outcome = "aborted";
-    } else if (c.outcome == webhooks::Outcome::kDelivered) {
+      records_.push_back(std::move(o));
+      continue;
+    }
+    attempts_.inc({d.endpoint, c.reason});
+    latency_.observe({d.endpoint}, static_cast<double>(r.response.latency.count()) / 1000.0);
+    if (c.outcome == webhooks::Outcome::kDelivered) {
       d.status = store::DeliveryStatus::kDelivered;
       rt.breaker.on_success();
     } else if (c.outcome == webhooks::Outcome::kDisable) {
@@ -182,11 +187,13 @@ bool DeliveryWorker::cycle(std::vector<Result> results) {
       d.status = store::DeliveryStatus::kPending;
       d.due_at_ms = now;
       o.disable = true;
+      rt.disabled = true;
       rt.breaker.on_failure(now);
     } else {
       rt.breaker.on_failure(now);
       d.attempts++;
-      auto delay = next_delay(o_.retry, d.attempts, milliseconds(now - d.first_attempt_at_ms), rng_);
+      auto delay =
+          next_delay(o_.retry, d.attempts, milliseconds(now - d.first_attempt_at_ms), rng_);
       if (!delay) {
         d.status = store::DeliveryStatus::kDead;
         dead_.inc({d.endpoint});
@@ -201,33 +208,81 @@ bool DeliveryWorker::cycle(std::vector<Result> results) {
         d.due_at_ms = now + delay->count();
       }
     }
-    outcomes.push_back(std::move(o));
+    records_.push_back(std::move(o));
+  }
+}
+
+void DeliveryWorker::dispatch() {
+  const int64_t now = clock_.now_ms();
+  for (const auto& ep : endpoints_) {
+    auto& rt = runtime_[ep.id];
+    if (rt.disabled) continue;  // what it holds goes back to the store in the next cycle
+    int n = rt.breaker.allowance(now, rt.in_flight, ep.max_in_flight);
+    while (n-- > 0 && !rt.ready.empty()) {
+      auto c = std::move(rt.ready.front());
+      rt.ready.pop_front();
+      rt.in_flight++;
+      {
+        std::lock_guard lock(mu_);
+        in_flight_total_++;
+      }
+      send(std::move(c));
+    }
+  }
+}
+
+bool DeliveryWorker::cycle(bool final) {
+  const int64_t now = clock_.now_ms();
+  const bool busy = store_.backlog() >= o_.busy_backlog;
+  int budget = std::numeric_limits<int>::max();
+  int route_batch = o_.route_batch;
+  if (busy) {
+    tokens_ = std::min(tokens_ + o_.busy_rate * static_cast<double>(now - tokens_at_ms_) / 1000.0,
+                       std::max(1.0, o_.busy_rate / 10));
+    budget = static_cast<int>(tokens_);
+    route_batch = std::min(route_batch, std::max(budget, 16));
+  } else {
+    tokens_ = std::max(1.0, o_.busy_rate / 10);
+  }
+  tokens_at_ms_ = now;
+
+  // Claimed but not started: back to the store when stopping or when the endpoint is off.
+  std::vector<int64_t> release;
+  for (const auto& ep : endpoints_) {
+    auto& rt = runtime_[ep.id];
+    if (!final && !rt.disabled) continue;
+    for (const auto& c : rt.ready) release.push_back(c.delivery.id);
+    rt.ready.clear();
   }
 
-  // What each endpoint may start now: its cap, its breaker.
+  // What each endpoint may take now: a few rounds of its cap ahead, its breaker, the budget.
   std::vector<std::pair<const Endpoint*, int>> allowances;
-  if (!stopping) {
+  if (!final) {
     for (const auto& ep : endpoints_) {
       auto& rt = runtime_[ep.id];
-      const int n = rt.breaker.allowance(now, rt.in_flight, ep.max_in_flight);
+      const int queued = rt.in_flight + static_cast<int>(rt.ready.size());
+      int n = (kPrefetchRounds + 1) * ep.max_in_flight - queued;
+      if (rt.breaker.open(now) || rt.breaker.consecutive_failures() > 0) {
+        n = rt.breaker.allowance(now, queued, ep.max_in_flight);  // failing: no run-ahead
+      }
+      n = std::min(n, budget);
       if (n > 0) allowances.emplace_back(&ep, n);
+      budget -= std::max(n, 0);
     }
   }
 
   struct Claimed {
     std::vector<store::ClaimedDelivery> deliveries;
+    std::vector<std::string> disabled;
     int routed = 0;
     bool more = false;
   };
   auto claimed = std::make_shared<Claimed>();
-  const int route_batch = o_.route_batch;
   const auto& endpoints = endpoints_;
-  store::Work work = [outcomes = std::move(outcomes), allowances, claimed, now, route_batch,
-                      &endpoints](store::Tx& tx) -> core::Result<void> {
-    claimed->deliveries.clear();
-    claimed->routed = 0;
-    claimed->more = false;
-    for (const auto& o : outcomes) {
+  store::Work work = [records = std::move(records_), release, allowances, claimed, now,
+                      route_batch, final, &endpoints](store::Tx& tx) -> core::Result<void> {
+    *claimed = Claimed{};
+    for (const auto& o : records) {
       if (auto r = tx.finish_attempt(o.delivery, o.attempt); !r) return r;
       if (o.disable) {
         if (auto r = tx.set_endpoint_state(
@@ -237,6 +292,8 @@ bool DeliveryWorker::cycle(std::vector<Result> results) {
         }
       }
     }
+    if (auto r = tx.release_deliveries(release, now); !r) return r;
+    if (final) return {};
     auto events = tx.unrouted_outbox(route_batch);
     if (!events) return tl::unexpected(events.error());
     for (const auto& ev : *events) {
@@ -254,15 +311,21 @@ bool DeliveryWorker::cycle(std::vector<Result> results) {
         d.updated_at_ms = now;
         if (auto r = tx.insert_delivery(d); !r) return tl::unexpected(r.error());
       }
-      if (auto r = tx.mark_routed(ev.id); !r) return r;
+    }
+    if (!events->empty()) {
+      if (auto r = tx.mark_routed(events->back().id); !r) return r;
     }
     claimed->routed = static_cast<int>(events->size());
     claimed->more = claimed->routed == route_batch;
     for (const auto& [ep, n] : allowances) {
       auto state = tx.endpoint_state(ep->id);
       if (!state) return tl::unexpected(state.error());
-      if (*state && !(*state)->enabled) continue;
-      const int64_t lease = now + 2 * ep->timeout.count() + 1000;
+      if (*state && !(*state)->enabled) {
+        claimed->disabled.push_back(ep->id);
+        continue;
+      }
+      // Covers the wait in the local queue and the attempt itself.
+      const int64_t lease = now + (kPrefetchRounds + 2) * ep->timeout.count() + 1000;
       auto got = tx.claim_deliveries(ep->id, now, lease, n);
       if (!got) return tl::unexpected(got.error());
       if (static_cast<int>(got->size()) == n) claimed->more = true;
@@ -270,6 +333,7 @@ bool DeliveryWorker::cycle(std::vector<Result> results) {
     }
     return {};
   };
+  records_.clear();
 
   std::promise<core::Result<void>> done;
   auto fut = done.get_future();
@@ -281,15 +345,14 @@ bool DeliveryWorker::cycle(std::vector<Result> results) {
     return false;
   }
   if (claimed->routed > 0) routed_.inc({}, claimed->routed);
-  {
-    std::lock_guard lock(mu_);
-    in_flight_total_ += static_cast<int>(claimed->deliveries.size());
+  if (busy) tokens_ = std::max(0.0, tokens_ - static_cast<double>(claimed->deliveries.size()));
+  for (const auto& ep : endpoints_) {
+    auto& rt = runtime_[ep.id];
+    rt.disabled = std::find(claimed->disabled.begin(), claimed->disabled.end(), ep.id) !=
+                  claimed->disabled.end();
   }
-  for (auto& c : claimed->deliveries) {
-    runtime_[c.delivery.endpoint].in_flight++;
-    send(std::move(c));
-  }
-  return claimed->more || !results.empty();
+  for (auto& c : claimed->deliveries) runtime_[c.delivery.endpoint].ready.push_back(std::move(c));
+  return claimed->more;
 }
 
 }  // namespace paygate::webhooks

@@ -36,6 +36,10 @@ struct WorkerOptions {
   CircuitBreaker::Options breaker;
   std::chrono::milliseconds poll{100};  // how often due work is looked for when idle
   int route_batch = 500;                // outbox events fanned out per store unit
+  // Callbacks first: while this many units wait on the store, delivery slows to `busy_rate`
+  // new attempts per second so it cannot take the writer or the CPU from callback handling.
+  std::size_t busy_backlog = 4;
+  double busy_rate = 500;
 };
 
 // The webhook body: {"type","timestamp","id","data"} in the Standard Webhooks shape, built
@@ -69,12 +73,27 @@ class DeliveryWorker {
   };
   struct EndpointRuntime {
     int in_flight = 0;
+    std::deque<store::ClaimedDelivery> ready;  // claimed (leased), waiting for a slot
+    bool disabled = false;
     CircuitBreaker breaker;
   };
+  struct Recorded {
+    store::Delivery delivery;
+    store::DeliveryAttempt attempt;
+    bool disable = false;
+  };
+  // Claims run ahead of sending by this many rounds of an endpoint's cap, so a slot that frees
+  // up is refilled without waiting for a store commit.
+  static constexpr int kPrefetchRounds = 3;
 
   void run();
-  // One store unit: record outcomes, fan out new events, claim what may start now.
-  bool cycle(std::vector<Result> results);
+  // Outcomes of finished attempts: next state, breaker, metrics; recorded by the next cycle.
+  void absorb(std::vector<Result> results);
+  // Starts claimed deliveries while their endpoints have free slots.
+  void dispatch();
+  // One store unit: record outcomes, fan out new events, claim ahead. `final`: record and
+  // hand back claims only.
+  bool cycle(bool final);
   void send(store::ClaimedDelivery c);
 
   store::Store& store_;
@@ -84,6 +103,8 @@ class DeliveryWorker {
   std::map<std::string, const Endpoint*> by_id_;
   WorkerOptions o_;
   std::mt19937_64 rng_;
+  double tokens_ = 0;                      // attempts allowed while the store is busy
+  int64_t tokens_at_ms_ = 0;
 
   obs::Counter& attempts_;     // endpoint, outcome
   obs::Counter& dead_;         // endpoint
@@ -96,6 +117,7 @@ class DeliveryWorker {
   bool woken_ = false;
   bool stopping_ = false;
   std::map<std::string, EndpointRuntime> runtime_;  // the worker thread's only
+  std::vector<Recorded> records_;                    // the worker thread's only
   int in_flight_total_ = 0;                          // guarded by mu_
   std::thread thread_;
 };

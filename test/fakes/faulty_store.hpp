@@ -36,6 +36,7 @@ class FaultyStore final : public store::Store {
     return inner_.outbox_for_order(m, o);
   }
   core::Result<store::Counts> counts() override { return inner_.counts(); }
+  std::size_t backlog() const override { return inner_.backlog(); }
   core::Result<std::vector<store::OutboxEvent>> list_events(const store::EventFilter& f) override {
     return inner_.list_events(f);
   }
@@ -109,6 +110,9 @@ class FaultyStore final : public store::Store {
     core::Result<void> finish_attempt(const store::Delivery& d,
                                       const store::DeliveryAttempt& a) override {
       PAYGATE_FAULT(in_.finish_attempt(d, a))
+    }
+    core::Result<void> release_deliveries(const std::vector<int64_t>& ids, int64_t now) override {
+      PAYGATE_FAULT(in_.release_deliveries(ids, now))
     }
     core::Result<void> set_endpoint_state(const store::EndpointState& s) override {
       PAYGATE_FAULT(in_.set_endpoint_state(s))

@@ -55,12 +55,29 @@ Result<void> done(Db& db, Stmt& st, const char* what) {
 
 }  // namespace
 
+namespace {
+
+Result<int64_t> routed_up_to(Db& db) {
+  auto st = db.prepare("SELECT value FROM cursors WHERE name = 'routed'");
+  if (!st) return tl::unexpected(st.error());
+  const int rc = (*st)->step();
+  if (rc == SQLITE_DONE) return int64_t{0};
+  if (rc != SQLITE_ROW) return tl::unexpected(db.error("routing cursor"));
+  const int64_t v = (*st)->i64(0);
+  (*st)->reset();
+  return v;
+}
+
+}  // namespace
+
 Result<std::vector<OutboxEvent>> unrouted_outbox(Db& db, int limit) {
+  auto from = routed_up_to(db);
+  if (!from) return tl::unexpected(from.error());
   static const std::string sql = std::string("SELECT ") + kOutboxColumns +
-                                 " FROM outbox WHERE status = 'pending' ORDER BY id LIMIT ?1";
+                                 " FROM outbox WHERE id > ?1 ORDER BY id LIMIT ?2";
   auto st = db.prepare(sql.c_str());
   if (!st) return tl::unexpected(st.error());
-  (*st)->bind(1, int64_t{limit});
+  (*st)->bind(1, *from).bind(2, int64_t{limit});
   std::vector<OutboxEvent> out;
   int rc;
   while ((rc = (*st)->step()) == SQLITE_ROW) out.push_back(read_outbox(**st));
@@ -70,10 +87,24 @@ Result<std::vector<OutboxEvent>> unrouted_outbox(Db& db, int limit) {
 }
 
 Result<void> mark_routed(Db& db, int64_t outbox_id) {
-  auto st = db.prepare("UPDATE outbox SET status = 'routed' WHERE id = ?1");
+  auto st = db.prepare(
+      "INSERT INTO cursors (name, value) VALUES ('routed', ?1) "
+      "ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)");
   if (!st) return tl::unexpected(st.error());
   (*st)->bind(1, outbox_id);
   return done(db, **st, "mark routed");
+}
+
+Result<int64_t> unrouted_count(Db& db) {
+  auto from = routed_up_to(db);
+  if (!from) return tl::unexpected(from.error());
+  auto st = db.prepare("SELECT COUNT(*) FROM outbox WHERE id > ?1");
+  if (!st) return tl::unexpected(st.error());
+  (*st)->bind(1, *from);
+  if ((*st)->step() != SQLITE_ROW) return tl::unexpected(db.error("count unrouted"));
+  const int64_t n = (*st)->i64(0);
+  (*st)->reset();
+  return n;
 }
 
 Result<bool> insert_delivery(Db& db, const Delivery& d) {
@@ -99,9 +130,10 @@ Result<std::vector<ClaimedDelivery>> claim_deliveries(Db& db, std::string_view e
       std::string("SELECT ") + kDeliveryColumns +
       ", o.payload, o.created_at_ms FROM deliveries d JOIN outbox o ON o.id = d.outbox_id "
       "WHERE d.endpoint = ?1 AND d.status IN ('pending', 'delivering') AND d.due_at_ms <= ?2 "
-      "AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.endpoint = d.endpoint "
-      "AND p.merchant = d.merchant AND p.out_trade_no = d.out_trade_no "
-      "AND p.status IN ('pending', 'delivering') AND p.outbox_id < d.outbox_id) "
+      "AND NOT EXISTS (SELECT 1 FROM outbox e JOIN deliveries p ON p.outbox_id = e.id "
+      "AND p.endpoint = d.endpoint WHERE e.merchant = d.merchant "
+      "AND e.out_trade_no = d.out_trade_no AND e.id < d.outbox_id "
+      "AND p.status IN ('pending', 'delivering')) "
       "ORDER BY d.due_at_ms, d.id LIMIT ?3";
   auto st = db.prepare(sql.c_str());
   if (!st) return tl::unexpected(st.error());
@@ -151,6 +183,19 @@ Result<void> finish_attempt(Db& db, const Delivery& d, const DeliveryAttempt& a)
   (*at)->bind(1, a.delivery_id).bind(2, a.at_ms).bind(3, a.status).bind(4, a.outcome)
       .bind(5, a.latency_ms).bind(6, a.error).bind(7, a.response);
   return done(db, **at, "record attempt");
+}
+
+Result<void> release_deliveries(Db& db, const std::vector<int64_t>& ids, int64_t now_ms) {
+  if (ids.empty()) return {};
+  auto st = db.prepare(
+      "UPDATE deliveries SET status = 'pending', due_at_ms = ?2, updated_at_ms = ?2 "
+      "WHERE id = ?1 AND status = 'delivering'");
+  if (!st) return tl::unexpected(st.error());
+  for (const int64_t id : ids) {
+    (*st)->reset().bind(1, id).bind(2, now_ms);
+    if (auto r = done(db, **st, "release delivery"); !r) return r;
+  }
+  return {};
 }
 
 Result<void> set_endpoint_state(Db& db, const EndpointState& s) {
@@ -235,7 +280,7 @@ Result<std::vector<OutboxEvent>> list_events(Db& db, const EventFilter& f) {
 
 Result<std::optional<EventDetails>> event_details(Db& db, int64_t id) {
   static const std::string sql =
-      std::string("SELECT ") + kOutboxColumns + ", status FROM outbox WHERE id = ?1";
+      std::string("SELECT ") + kOutboxColumns + " FROM outbox WHERE id = ?1";
   auto st = db.prepare(sql.c_str());
   if (!st) return tl::unexpected(st.error());
   (*st)->bind(1, id);
@@ -244,7 +289,10 @@ Result<std::optional<EventDetails>> event_details(Db& db, int64_t id) {
   if (rc != SQLITE_ROW) return tl::unexpected(db.error("event"));
   EventDetails d;
   d.event = read_outbox(**st);
-  d.routed = (*st)->text(7) == "routed";
+  (*st)->reset();
+  auto routed = routed_up_to(db);
+  if (!routed) return tl::unexpected(routed.error());
+  d.routed = d.event.id <= *routed;
   static const std::string dsql = std::string("SELECT ") + kDeliveryColumns +
                                   " FROM deliveries d WHERE d.outbox_id = ?1 ORDER BY d.id";
   auto ds = db.prepare(dsql.c_str());

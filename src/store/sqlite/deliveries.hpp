@@ -10,12 +10,15 @@
 namespace paygate::store::sqlite {
 
 core::Result<std::vector<OutboxEvent>> unrouted_outbox(Db& db, int limit);
+// Everything up to `outbox_id` has been fanned out.
 core::Result<void> mark_routed(Db& db, int64_t outbox_id);
+core::Result<int64_t> unrouted_count(Db& db);
 core::Result<bool> insert_delivery(Db& db, const Delivery& d);
 core::Result<std::vector<ClaimedDelivery>> claim_deliveries(Db& db, std::string_view endpoint,
                                                             int64_t now_ms, int64_t lease_until_ms,
                                                             int limit);
 core::Result<void> finish_attempt(Db& db, const Delivery& d, const DeliveryAttempt& a);
+core::Result<void> release_deliveries(Db& db, const std::vector<int64_t>& ids, int64_t now_ms);
 core::Result<void> set_endpoint_state(Db& db, const EndpointState& s);
 core::Result<std::optional<EndpointState>> endpoint_state(Db& db, std::string_view endpoint);
 core::Result<std::vector<EndpointState>> endpoint_states(Db& db);

@@ -92,13 +92,18 @@ CREATE TABLE IF NOT EXISTS outbox (
   event_type TEXT NOT NULL,
   payload TEXT NOT NULL,
   inbox_id INTEGER,
-  created_at_ms INTEGER NOT NULL,
-  status TEXT NOT NULL DEFAULT 'pending'
+  created_at_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox_order ON outbox(merchant, out_trade_no);
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(id) WHERE status = 'pending';
+-- Progress markers, e.g. the last outbox id fanned out to merchant endpoints. The single
+-- writer assigns outbox ids in commit order, so everything up to the marker is done.
+CREATE TABLE IF NOT EXISTS cursors (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
 -- Merchant delivery: one row per (outbox event, endpoint); only unfinished rows are indexed
--- for claiming, so delivered history costs the claim query nothing.
+-- for claiming, so delivered history costs the claim query nothing. Per-order ordering is
+-- checked through outbox_order and the (outbox_id, endpoint) key.
 CREATE TABLE IF NOT EXISTS deliveries (
   id INTEGER PRIMARY KEY,
   outbox_id INTEGER NOT NULL,
@@ -118,9 +123,6 @@ CREATE TABLE IF NOT EXISTS deliveries (
   UNIQUE (outbox_id, endpoint)
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(endpoint, due_at_ms)
-  WHERE status IN ('pending', 'delivering');
-CREATE INDEX IF NOT EXISTS deliveries_open_by_order
-  ON deliveries(endpoint, merchant, out_trade_no, outbox_id)
   WHERE status IN ('pending', 'delivering');
 CREATE INDEX IF NOT EXISTS deliveries_failed ON deliveries(endpoint, created_at_ms)
   WHERE status = 'dead' OR (status = 'pending' AND attempts > 0);
@@ -147,6 +149,7 @@ CREATE TABLE IF NOT EXISTS heartbeat (id INTEGER PRIMARY KEY, at_ms INTEGER NOT 
 // From version 1: order counts move from an index on orders(state) to order_counts.
 inline constexpr const char* kMigrateV1ToV2 = R"sql(
 DROP INDEX IF EXISTS orders_state;
+DROP INDEX IF EXISTS outbox_pending;
 DELETE FROM order_counts;
 INSERT INTO order_counts (state, n) SELECT state, COUNT(*) FROM orders GROUP BY state;
 )sql";

@@ -1,5 +1,6 @@
 #include "store/sqlite/sqlite_store.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <fcntl.h>
@@ -271,6 +272,9 @@ class SqliteTx final : public Tx {
   Result<void> finish_attempt(const Delivery& d, const DeliveryAttempt& a) override {
     return sqlite::finish_attempt(db_, d, a);
   }
+  Result<void> release_deliveries(const std::vector<int64_t>& ids, int64_t now_ms) override {
+    return sqlite::release_deliveries(db_, ids, now_ms);
+  }
   Result<void> set_endpoint_state(const EndpointState& s) override {
     return sqlite::set_endpoint_state(db_, s);
   }
@@ -379,7 +383,11 @@ class SqliteStore final : public Store {
     {
       std::lock_guard lock(mu_);
       if (!closing_) {
-        queue_.push_back(Pending{std::move(work), std::move(done)});
+        queued_.fetch_add(1, std::memory_order_relaxed);
+        queue_.push_back(Pending{std::move(work), [this, done = std::move(done)](Result<void> r) {
+                                   queued_.fetch_sub(1, std::memory_order_relaxed);
+                                   done(std::move(r));
+                                 }});
         cv_.notify_one();
         return;
       }
@@ -478,6 +486,8 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  std::size_t backlog() const override { return queued_.load(std::memory_order_relaxed); }
+
   Result<std::vector<OutboxEvent>> list_events(const EventFilter& f) override {
     std::lock_guard lock(read_mu_);
     if (!reader_) return fail(ErrorCode::kStoreUnavailable, "store is closed");
@@ -518,9 +528,9 @@ class SqliteStore final : public Store {
     auto an = reader_->prepare("SELECT COUNT(*) FROM inbox WHERE status = 'anomaly'");
     if (!an) return tl::unexpected(an.error());
     if ((*an)->step() == SQLITE_ROW) c.anomalies = (*an)->i64(0);
-    auto ob = reader_->prepare("SELECT COUNT(*) FROM outbox WHERE status = 'pending'");
-    if (!ob) return tl::unexpected(ob.error());
-    if ((*ob)->step() == SQLITE_ROW) c.outbox_pending = (*ob)->i64(0);
+    auto unrouted = sqlite::unrouted_count(*reader_);
+    if (!unrouted) return tl::unexpected(unrouted.error());
+    c.outbox_pending = *unrouted;
     auto deliveries = sqlite::deliveries_by_status(*reader_);
     if (!deliveries) return tl::unexpected(deliveries.error());
     c.deliveries_by_status = std::move(*deliveries);
@@ -730,6 +740,7 @@ class SqliteStore final : public Store {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Pending> queue_;
+  std::atomic<std::size_t> queued_{0};  // submitted, not yet answered
   bool closing_ = false;
   std::thread thread_;
   std::unique_ptr<Db> checkpointer_;
