@@ -30,6 +30,8 @@ bench: build
 	  --provider wechatpay-v3 --json $(BUILD_DIR)/bench-wechatpay-v3.json
 	$(BUILD_DIR)/bench/paygate_bench --binary $(BUILD_DIR)/paygate $(BENCH_ARGS) \
 	  --provider alipay --json $(BUILD_DIR)/bench-alipay.json
+	$(BUILD_DIR)/bench/paygate_bench --binary $(BUILD_DIR)/paygate $(BENCH_ARGS) \
+	  --provider wechatpay-v3 --webhooks --json $(BUILD_DIR)/bench-webhooks.json
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -351,6 +351,8 @@ int main(int argc, char** argv) {
       const auto load_start = std::chrono::steady_clock::now();
       run.load = run_load(gw.port(), p.callbacks, connections);
       const auto cpu1 = pt::cpu_time(gw.pid());
+      // Store figures of the load itself, before any delivery catch-up.
+      const StoreFigures after = vo ? StoreFigures{} : store_figures(gw.port());
       if (wh) {
         run.delivered_during = delivered(gw.port());
         const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(300);
@@ -369,7 +371,6 @@ int main(int argc, char** argv) {
       run.server_sys_us = 1e6 * (cpu1.system - cpu0.system) / count;
       run.peak_rss_kib = pt::peak_rss_kib(gw.pid());
       if (!vo) {
-        const StoreFigures after = store_figures(gw.port());
         const double commits = after.commits - before.commits;
         if (commits > 0) {
           run.mean_batch = (after.units - before.units) / commits;

@@ -22,6 +22,9 @@ paygate is starting with $data/paygate.toml (store: $data/paygate.db). In anothe
   curl -s $url/metrics | grep paygate_orders
   # explain a captured callback offline
   $bin verify wechatpay-v3 --help
+  # merchant webhooks: start a receiver, uncomment the webhook lines at the end of
+  # $data/paygate.toml and restart paygate; every event is then signed and delivered to it
+  $bin sim receiver --secret-file $data/keys/webhook_secret --listen 127.0.0.1:8081
 
 Stop with Ctrl-C (drains in-flight requests, closes the store).
 MSG

@@ -96,7 +96,9 @@ core::Result<Sandbox> init_sandbox(const InitOptions& o) {
             write_file(keys / "mp_token", s.mp_token + "\n", true) &&
             write_file(keys / "mp_encoding_aes_key", s.mp_encoding_aes_key + "\n", true) &&
             write_file(keys / "alipay_private_key.pem", alipay->to_pem(), true) &&
-            write_file(keys / "alipay_public_key.pem", alipay->public_pem(), false);
+            write_file(keys / "alipay_public_key.pem", alipay->public_pem(), false) &&
+            write_file(keys / "webhook_secret",
+                       "whsec_" + crypto::base64_encode(crypto::random_bytes(32)) + "\n", true);
   json sim = {{"merchant", s.merchant},       {"mchid", s.mchid},
               {"appid", s.appid},             {"notify_url", s.notify_url},
               {"api_url", s.api_url},         {"platform_serial", s.platform_serial},
@@ -124,7 +126,13 @@ core::Result<Sandbox> init_sandbox(const InitOptions& o) {
        << "\"\ntoken_file = \"keys/mp_token\"\nencoding_aes_key_file = \"keys/mp_encoding_aes_key\"\n\n"
        << "# Alipay: POST /notify/alipay/" << s.merchant << "\n"
        << "[merchant.alipay]\napp_id = \"" << s.alipay_app_id << "\"\nseller_id = \""
-       << s.alipay_seller_id << "\"\nalipay_public_key_file = \"keys/alipay_public_key.pem\"\n";
+       << s.alipay_seller_id << "\"\nalipay_public_key_file = \"keys/alipay_public_key.pem\"\n\n"
+       << "# Merchant webhooks: run `paygate sim receiver --secret-file keys/webhook_secret "
+          "--listen 127.0.0.1:8081`\n"
+       << "# and uncomment to have every event delivered to it.\n"
+       << "# [[merchant.webhooks]]\n# id = \"sandbox-receiver\"\n"
+       << "# url = \"http://127.0.0.1:8081/events\"\n# secret_file = \"keys/webhook_secret\"\n#\n"
+       << "# [webhooks]\n# allow_private_addresses = true   # the receiver is on loopback\n";
   ok = ok && write_file(dir / "paygate.toml", toml.str(), false);
   if (!ok) return fail(ErrorCode::kInvalidArgument, "cannot write sandbox files in " + s.dir);
   return s;

@@ -183,6 +183,30 @@ TEST_F(Webhooks, FailingReceiverIsRetriedWithTheSameIdUntilItSucceeds) {
   EXPECT_EQ(j["data"]["order"]["out_trade_no"], "F-000001");
 }
 
+TEST_F(Webhooks, EventsOfOneOrderArriveInWriteOrder) {
+  // order.paid fails once; refund.succeeded of the same order must wait for it.
+  auto& rx = start_receiver("shop", {"--fail", "1", "--fail-status", "500"});
+  configure({{"shop", rx.url()}});
+  start();
+  register_orders("O", 1);
+  ASSERT_EQ(wait_exit(sim_pay("O-000001", 1, {}, (dir_ / "pay.json").string())), 0);
+  ASSERT_EQ(wait_exit(spawn({kBin, "sim", "refund", "--dir", dir_.string(), "--out-trade-no",
+                             "O-000001", "--amount", "100", "--out-refund-no", "RF-1",
+                             "--refund", "30"},
+                            (dir_ / "refund.log").string())),
+            0)
+      << slurp(dir_ / "refund.log");
+  ASSERT_TRUE(wait_until([&] { return delivered() == 2; }, 30s)) << slurp(dir_ / "server.log");
+  const auto lines = receipts(rx.out);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0]["type"], "order.paid");
+  EXPECT_EQ(lines[0]["status"], 500);
+  EXPECT_EQ(lines[1]["type"], "order.paid");
+  EXPECT_EQ(lines[1]["status"], 204);
+  EXPECT_EQ(lines[2]["type"], "refund.succeeded");
+  EXPECT_EQ(lines[2]["status"], 204);
+}
+
 TEST_F(Webhooks, RetryAfterIsHonoured) {
   auto& rx = start_receiver("shop", {"--fail", "1", "--fail-status", "429", "--retry-after", "3"});
   configure({{"shop", rx.url()}});
