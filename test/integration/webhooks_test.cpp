@@ -135,7 +135,15 @@ TEST_F(Webhooks, ThousandPaidOrdersThousandVerifiedDeliveries) {
       << slurp(dir_ / "sim.log");
   ASSERT_TRUE(wait_until([&] { return delivered() == 1000; }, 60s))
       << delivered() << " delivered\n" << slurp(dir_ / "server.log").substr(0, 4000);
+  const std::string metrics = paygate::sim::HttpClient().request("GET", url("/metrics"), {}, "", 5s).body;
+  EXPECT_NE(metrics.find("paygate_webhook_attempts_total{endpoint=\"shop\",outcome=\"2xx\"} 1000\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("paygate_webhook_deliveries{status=\"pending\"} 0\n"), std::string::npos);
+  EXPECT_NE(metrics.find("paygate_outbox_pending 0\n"), std::string::npos);
   EXPECT_EQ(stop(SIGTERM), 0);
+  EXPECT_EQ(slurp(dir_ / "server.log").find(secret_.substr(6)), std::string::npos)
+      << "the webhook secret reached the log";
   const auto lines = receipts(rx.out);
   std::set<std::string> ids, orders;
   for (const auto& l : lines) {
