@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -73,6 +74,7 @@ struct Run {
   // With merchant webhooks beside the callbacks:
   double delivered_during = 0;  // deliveries acknowledged while the callback load ran
   double drain_seconds = 0;     // from the start of the load until every event was delivered
+  std::map<std::string, double> thread_us;  // gateway CPU per callback by thread name
 };
 
 // The store's counters from the gateway's /metrics, to difference around one load.
@@ -147,7 +149,8 @@ json describe(const Run& r) {
           {"mean_commit_ms", r.mean_commit_ms},
           {"wal_kib_per_unit", r.wal_kib},
           {"deliveries_during_load", r.delivered_during},
-          {"seconds_until_all_delivered", r.drain_seconds}};
+          {"seconds_until_all_delivered", r.drain_seconds},
+          {"cpu_us_per_callback_by_thread", r.thread_us}};
 }
 
 void print(const Run& r) {
@@ -163,6 +166,11 @@ void print(const Run& r) {
                 "%.1f KiB of WAL per unit\n",
                 r.mean_batch, r.mean_commit_ms, r.wal_kib);
   }
+  std::string threads;
+  for (const auto& [name, us] : r.thread_us) {
+    if (us >= 1) threads += "  " + name + " " + std::to_string(static_cast<int>(us + 0.5));
+  }
+  if (!threads.empty()) std::printf("             CPU us/callback by thread:%s\n", threads.c_str());
   if (r.drain_seconds > 0) {
     std::printf("             webhooks: %.0f delivered during the load (%.0f/s), all %lld "
                 "delivered %.2f s after the load began (%.0f/s overall)\n",
@@ -348,9 +356,15 @@ int main(int argc, char** argv) {
       }
       const StoreFigures before = vo ? StoreFigures{} : store_figures(gw.port());
       const auto cpu0 = pt::cpu_time(gw.pid());
+      const auto threads0 = pt::thread_cpu_times(gw.pid());
       const auto load_start = std::chrono::steady_clock::now();
       run.load = run_load(gw.port(), p.callbacks, connections);
       const auto cpu1 = pt::cpu_time(gw.pid());
+      for (const auto& [name, t] : pt::thread_cpu_times(gw.pid())) {
+        const auto before_it = threads0.find(name);
+        const double was = before_it == threads0.end() ? 0 : before_it->second.total();
+        run.thread_us[name] = 1e6 * (t.total() - was) / count;
+      }
       // Store figures of the load itself, before any delivery catch-up.
       const StoreFigures after = vo ? StoreFigures{} : store_figures(gw.port());
       if (wh) {

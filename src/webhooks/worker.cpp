@@ -1,5 +1,7 @@
 #include "webhooks/worker.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <future>
 #include <limits>
@@ -65,7 +67,10 @@ DeliveryWorker::~DeliveryWorker() { stop(milliseconds(0)); }
 
 void DeliveryWorker::start() {
   if (thread_.joinable()) return;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "paygate-webhook");
+    run();
+  });
 }
 
 void DeliveryWorker::wake() {

@@ -70,8 +70,10 @@ long peak_rss_kib(pid_t pid) {
   return -1;
 }
 
-CpuTime cpu_time(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+namespace {
+
+CpuTime parse_stat(const std::string& path) {
+  std::ifstream in(path);
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
   const auto close = stat.rfind(')');
@@ -85,6 +87,25 @@ CpuTime cpu_time(pid_t pid) {
     if (i == 15) t.system = static_cast<double>(std::stoull(field)) / tick;
   }
   return t;
+}
+
+}  // namespace
+
+CpuTime cpu_time(pid_t pid) { return parse_stat("/proc/" + std::to_string(pid) + "/stat"); }
+
+std::map<std::string, CpuTime> thread_cpu_times(pid_t pid) {
+  std::map<std::string, CpuTime> out;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    const CpuTime t = parse_stat((task.path() / "stat").string());
+    out[name].user += t.user;
+    out[name].system += t.system;
+  }
+  return out;
 }
 
 }  // namespace paygate::testing

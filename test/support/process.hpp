@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -28,5 +29,7 @@ struct CpuTime {
   double total() const { return user + system; }
 };
 CpuTime cpu_time(pid_t pid);
+// CPU time per thread name (threads of the same name summed).
+std::map<std::string, CpuTime> thread_cpu_times(pid_t pid);
 
 }  // namespace paygate::testing
