@@ -39,7 +39,7 @@ struct WorkerOptions {
   // Callbacks first: while this many units wait on the store, delivery slows to `busy_rate`
   // new attempts per second so it cannot take the writer or the CPU from callback handling.
   std::size_t busy_backlog = 4;
-  double busy_rate = 250;
+  double busy_rate = 100;
 };
 
 // The webhook body: {"type","timestamp","id","data"} in the Standard Webhooks shape, built
