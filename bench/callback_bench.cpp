@@ -71,6 +71,7 @@ struct Run {
   double wal_kib = 0;          // WAL bytes appended per callback, KiB
   double server_cpu_us = 0;    // gateway CPU time per callback
   double server_sys_us = 0;    // of which in the kernel
+  double checkpoints_complete = 0, checkpoints_partial = 0;  // background, during the load
   // With merchant webhooks beside the callbacks:
   double delivered_during = 0;  // deliveries acknowledged while the callback load ran
   double drain_seconds = 0;     // from the start of the load until every event was delivered
@@ -80,6 +81,7 @@ struct Run {
 // The store's counters from the gateway's /metrics, to difference around one load.
 struct StoreFigures {
   double units = 0, commits = 0, commit_seconds = 0, wal_bytes = 0;
+  double checkpoints_complete = 0, checkpoints_partial = 0;
 };
 
 double metric(const std::string& body, const std::string& key) {
@@ -103,7 +105,9 @@ StoreFigures store_figures(uint16_t port) {
   const std::string body = scrape(port);
   auto value = [&](const std::string& key) { return metric(body, key); };
   return {value("paygate_store_commit_batch_size_sum"), value("paygate_store_commit_batch_size_count"),
-          value("paygate_store_commit_seconds_sum"), value("paygate_store_wal_bytes_total")};
+          value("paygate_store_commit_seconds_sum"), value("paygate_store_wal_bytes_total"),
+          value("paygate_store_checkpoints_total{result=\"complete\"}"),
+          value("paygate_store_checkpoints_total{result=\"partial\"}")};
 }
 
 class Gateway {
@@ -163,8 +167,9 @@ void print(const Run& r) {
               r.server_cpu_us > 0 ? 100 * r.server_sys_us / r.server_cpu_us : 0.0);
   if (r.mean_batch > 0) {
     std::printf("             store: %.1f units per commit, %.2f ms per commit until durable, "
-                "%.1f KiB of WAL per unit\n",
-                r.mean_batch, r.mean_commit_ms, r.wal_kib);
+                "%.1f KiB of WAL per unit, checkpoints %.0f complete + %.0f partial\n",
+                r.mean_batch, r.mean_commit_ms, r.wal_kib, r.checkpoints_complete,
+                r.checkpoints_partial);
   }
   std::string threads;
   for (const auto& [name, us] : r.thread_us) {
@@ -394,6 +399,8 @@ int main(int argc, char** argv) {
           run.mean_commit_ms = 1000 * (after.commit_seconds - before.commit_seconds) / commits;
         }
         run.wal_kib = (after.wal_bytes - before.wal_bytes) / 1024.0 / count;
+        run.checkpoints_complete = after.checkpoints_complete - before.checkpoints_complete;
+        run.checkpoints_partial = after.checkpoints_partial - before.checkpoints_partial;
       }
       ok = ok && all_status(run.load, ack_status, count, run.name.c_str());
       ok = ok && gw.stop(SIGTERM) == 0;

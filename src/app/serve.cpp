@@ -35,6 +35,9 @@ int serve(const std::string& config_path, bool verify_only, const std::string& p
       metrics.commit_seconds.observe({}, secs);
       metrics.commits.inc({ok ? "ok" : "failed"});
     };
+    so.on_checkpoint = [&metrics](int frames, int backfilled, int rc) {
+      metrics.checkpoints.inc({rc != 0 ? "busy" : frames == backfilled ? "complete" : "partial"});
+    };
     auto opened = store::open_sqlite_store(std::move(so));
     if (!opened) {
       std::cerr << "paygate: cannot open store " << settings->sqlite_path << ": "

@@ -163,6 +163,8 @@ Metrics::Metrics(Registry& r)
                         {"result"})),
       wal_bytes(r.counter("paygate_store_wal_bytes_total",
                           "Bytes of database pages appended to the SQLite WAL by commits.", {})),
+      checkpoints(r.counter("paygate_store_checkpoints_total",
+                            "Background WAL checkpoints by result.", {"result"})),
       http_requests(r.counter("paygate_http_requests_total", "HTTP requests by route and status.",
                               {"route", "status"})) {}
 

@@ -88,6 +88,7 @@ struct Metrics {
   Histogram& commit_seconds;     //
   Counter& commits;              // result
   Counter& wal_bytes;            //
+  Counter& checkpoints;          // result: complete (WAL fully copied), partial, busy
   Counter& http_requests;        // route, status
 };
 

@@ -329,6 +329,7 @@ struct Committed {
 
 constexpr int kCheckpointPages = 4000;       // WAL pages before a background checkpoint
 constexpr int kHardCheckpointPages = 16000;  // and before the writer checkpoints inline
+constexpr int kCheckpointStep = 1000;        // WAL growth between background checkpoints
 
 class SqliteStore final : public Store {
  public:
@@ -352,11 +353,15 @@ class SqliteStore final : public Store {
         writer_->raw(),
         [](void* self, sqlite3* db, const char* name, int frames) {
           auto* store = static_cast<SqliteStore*>(self);
+          if (frames < store->wal_frames_) store->next_checkpoint_ = kCheckpointPages;  // restarted
           store->wal_pages_ += frames >= store->wal_frames_ ? frames - store->wal_frames_ : frames;
           store->wal_frames_ = frames;
           if (frames >= kHardCheckpointPages) {
             sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-          } else if (frames >= kCheckpointPages) {
+          } else if (frames >= store->next_checkpoint_) {
+            // Once per step of growth, not after every commit: each checkpoint costs two
+            // fsyncs, and while the writer never pauses the WAL cannot restart anyway.
+            store->next_checkpoint_ = frames + kCheckpointStep;
             std::lock_guard lock(store->mu_);
             store->checkpoint_wanted_ = true;
             store->checkpoint_cv_.notify_one();
@@ -692,8 +697,10 @@ class SqliteStore final : public Store {
         if (checkpoint_closing_) return;
         checkpoint_wanted_ = false;
       }
-      sqlite3_wal_checkpoint_v2(checkpointer_->raw(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr,
-                                nullptr);
+      int frames = 0, backfilled = 0;
+      const int rc = sqlite3_wal_checkpoint_v2(checkpointer_->raw(), "main",
+                                               SQLITE_CHECKPOINT_PASSIVE, &frames, &backfilled);
+      if (options_.on_checkpoint) options_.on_checkpoint(frames, backfilled, rc);
     }
   }
 
@@ -750,6 +757,7 @@ class SqliteStore final : public Store {
   std::thread checkpoint_thread_;
   int wal_fd_;
   int wal_frames_ = 0;  // WAL size after the last commit (writer thread only)
+  int next_checkpoint_ = kCheckpointPages;  // WAL size that triggers the next one (writer only)
   int wal_pages_ = 0;   // appended by the current commit (writer thread only)
   int64_t page_size_ = 4096;
   Committed open_;            // the writer's open transaction (writer thread only)

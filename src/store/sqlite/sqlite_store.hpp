@@ -15,6 +15,8 @@ struct SqliteOptions {
   // Observes each commit: units of work it carried, bytes it appended to the WAL, and how long
   // it took until durable.
   std::function<void(int batch, int64_t wal_bytes, double seconds, bool ok)> on_commit;
+  // After each background checkpoint: WAL frames, frames copied so far, SQLite's result code.
+  std::function<void(int wal_frames, int backfilled, int rc)> on_checkpoint;
 };
 
 // Embedded store: one writer thread batches queued work into one commit (a savepoint per unit);
