@@ -3,6 +3,7 @@
 #include <map>
 
 #include "core/money.hpp"
+#include "crypto/encoding.hpp"
 #include "crypto/x509.hpp"
 #include "providers/alipay/adapter.hpp"
 #include "providers/form.hpp"
@@ -161,6 +162,55 @@ TEST(AlipayForms, NotificationWithoutSignatureOrWithOtherTypeIsRejected) {
     SCOPED_TRACE(body);
     EXPECT_FALSE(adapter.accept(InboundRequest{"POST", "/", h, body}, 0));
   }
+}
+
+TEST(AlipayForms, GbkCharsetIsVerifiedOverTheBytesAsSent) {
+  // Merchants on charset=GBK get their values percent-encoded as GBK bytes; the signature covers
+  // those bytes, so paygate must verify them as received, without transcoding.
+  auto key = crypto::PrivateKey::generate_rsa();
+  ASSERT_TRUE(key);
+  auto pub = crypto::PublicKey::from_pem(key->public_pem());
+  ASSERT_TRUE(pub);
+  Adapter adapter(Settings{"2021000000000001", "2088000000000001", *pub, ""});
+  const std::string gbk_subject = "\xb2\xe2\xca\xd4\xb6\xa9\xb5\xa5";  // 测试订单 in GBK
+  const std::string utf8_subject = "\xe6\xb5\x8b\xe8\xaf\x95\xe8\xae\xa2\xe5\x8d\x95";
+  auto build = [&](const std::string& signed_subject, const std::string& sent_subject) {
+    FormParams p = {{"notify_id", "n-gbk-1"},
+                    {"notify_type", "trade_status_sync"},
+                    {"notify_time", "2026-11-23 10:00:05"},
+                    {"charset", "GBK"},
+                    {"version", "1.0"},
+                    {"app_id", "2021000000000001"},
+                    {"seller_id", "2088000000000001"},
+                    {"out_trade_no", "GBK-1"},
+                    {"trade_no", "2026112322001400000000000001"},
+                    {"trade_status", "TRADE_SUCCESS"},
+                    {"total_amount", "12.30"},
+                    {"gmt_payment", "2026-11-23 10:00:04"},
+                    {"subject", signed_subject}};
+    auto sig = key->sign_sha256(sorted_pairs(p, {"sign", "sign_type"}));
+    EXPECT_TRUE(sig);
+    p.back().second = sent_subject;
+    p.emplace_back("sign_type", "RSA2");
+    p.emplace_back("sign", crypto::base64_encode(*sig));
+    return encode_form(p);
+  };
+  core::Headers h;
+  h.add("Content-Type", "application/x-www-form-urlencoded; charset=GBK");
+  const std::string body = build(gbk_subject, gbk_subject);
+  EXPECT_NE(body.find("subject=%B2%E2%CA%D4%B6%A9%B5%A5"), std::string::npos) << body;
+  auto n = adapter.accept(InboundRequest{"POST", "/notify/alipay/m", h, body}, 0);
+  ASSERT_TRUE(n) << n.error().detail;
+  EXPECT_EQ(n->event.out_trade_no, "GBK-1");
+  EXPECT_EQ(n->event.total, 1230);
+  // The same text re-encoded as UTF-8 is not what was signed.
+  EXPECT_FALSE(adapter.accept(
+      InboundRequest{"POST", "/notify/alipay/m", h, build(gbk_subject, utf8_subject)}, 0));
+  // One GBK byte changed.
+  std::string tampered = gbk_subject;
+  tampered[1] = '\xb3';
+  EXPECT_FALSE(
+      adapter.accept(InboundRequest{"POST", "/notify/alipay/m", h, build(gbk_subject, tampered)}, 0));
 }
 
 TEST(Money, YuanToFenIsExact) {
