@@ -39,15 +39,32 @@ Outgoing flip_if_tampered(Outgoing out, std::optional<Fault> fault) {
 
 }  // namespace
 
-core::Result<SimNotification> build_alipay_payment(const Sandbox& sb, const PaymentSpec& p) {
+namespace {
+
+std::string yuan(int64_t fen) {
+  char out[32];
+  std::snprintf(out, sizeof out, "%lld.%02lld", static_cast<long long>(fen / 100),
+                static_cast<long long>(fen % 100));
+  return out;
+}
+
+// Alipay keeps one 28-digit trade number for the trade's life: derived from the order here.
+std::string trade_no(const std::string& out_trade_no) {
+  std::string out = "2024";
+  for (unsigned char b : crypto::sha256(out_trade_no).substr(0, 24)) out += char('0' + b % 10);
+  return out;
+}
+
+// The fields every async notification of one trade carries; `extra` adds the event's own.
+core::Result<SimNotification> alipay_notification(const Sandbox& sb, const PaymentSpec& p,
+                                                  const std::string& trade_status,
+                                                  providers::FormParams extra) {
   if (!sb.alipay_key) return fail(ErrorCode::kInvalidArgument, "the sandbox has no Alipay key");
-  char yuan[32];
-  std::snprintf(yuan, sizeof yuan, "%lld.%02lld", static_cast<long long>(p.amount / 100),
-                static_cast<long long>(p.amount % 100));
+  const std::string total = yuan(p.amount);
   const std::string now = beijing("%Y-%m-%d %H:%M:%S");
   SimNotification n;
   n.id = crypto::hex_lower(crypto::random_bytes(16));
-  n.event_type = "TRADE_SUCCESS";
+  n.event_type = trade_status;
   n.out_trade_no = p.out_trade_no;
   providers::FormParams f = {
       {"gmt_create", now},       {"charset", "utf-8"},
@@ -55,21 +72,58 @@ core::Result<SimNotification> build_alipay_payment(const Sandbox& sb, const Paym
       {"subject", "paygate 沙箱订单"},
       {"buyer_id", "2088" + digits(12)},
       {"notify_id", n.id},       {"notify_type", "trade_status_sync"},
-      {"trade_status", "TRADE_SUCCESS"},
+      {"trade_status", trade_status},
       {"app_id", p.appid.empty() ? sb.alipay_app_id : p.appid},
       {"seller_id", p.mchid.empty() ? sb.alipay_seller_id : p.mchid},
-      {"gmt_payment", now},      {"notify_time", now},
-      {"version", "1.0"},        {"out_trade_no", p.out_trade_no},
-      {"total_amount", yuan},    {"receipt_amount", yuan},
-      {"trade_no", "2024" + digits(24)},
+      {"notify_time", now},      {"version", "1.0"},
+      {"out_trade_no", p.out_trade_no},
+      {"total_amount", total},
+      // One trade number per order, as Alipay keeps it for the trade's life.
+      {"trade_no", trade_no(p.out_trade_no)},
       {"auth_app_id", sb.alipay_app_id},
-      {"fund_bill_list", std::string("[{\"amount\":\"") + yuan + "\",\"fundChannel\":\"ALIPAYACCOUNT\"}]"},
       {"sign_type", "RSA2"}};
+  for (auto& kv : extra) {
+    if (kv.first == "gmt_payment" || kv.first == "gmt_refund" || kv.first == "gmt_close") {
+      kv.second = now;
+    }
+    f.push_back(std::move(kv));
+  }
   auto sig = sb.alipay_key->sign_sha256(providers::alipay::notify_sign_content(f));
   if (!sig) return tl::unexpected(sig.error());
   f.emplace_back("sign", crypto::base64_encode(*sig));
   n.body = providers::encode_form(f);
   return n;
+}
+
+}  // namespace
+
+core::Result<SimNotification> build_alipay_payment(const Sandbox& sb, const PaymentSpec& p) {
+  const std::string total = yuan(p.amount);
+  return alipay_notification(
+      sb, p, "TRADE_SUCCESS",
+      {{"gmt_payment", ""},
+       {"receipt_amount", total},
+       {"fund_bill_list",
+        std::string("[{\"amount\":\"") + total + "\",\"fundChannel\":\"ALIPAYACCOUNT\"}]"}});
+}
+
+core::Result<SimNotification> build_alipay_refund(const Sandbox& sb, const RefundSpec& r) {
+  if (r.refund <= 0 || r.refund > r.total) {
+    return fail(ErrorCode::kInvalidArgument, "the refunded total must be 1..order total fen");
+  }
+  PaymentSpec p;
+  p.out_trade_no = r.out_trade_no;
+  p.amount = r.total;
+  // Alipay reports the trade's refunded total; a full refund closes the trade.
+  return alipay_notification(sb, p, r.refund == r.total ? "TRADE_CLOSED" : "TRADE_SUCCESS",
+                             {{"gmt_payment", ""},
+                              {"out_biz_no", r.out_refund_no},
+                              {"refund_fee", yuan(r.refund)},
+                              {"gmt_refund", ""}});
+}
+
+core::Result<SimNotification> build_alipay_close(const Sandbox& sb, const PaymentSpec& p) {
+  return alipay_notification(sb, p, "TRADE_CLOSED", {{"gmt_close", ""}});
 }
 
 core::Result<SimNotification> build_wechatpay_v2_payment(const Sandbox& sb, const PaymentSpec& p) {

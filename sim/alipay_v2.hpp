@@ -14,6 +14,13 @@ namespace paygate::sim {
 // TRADE_SUCCESS async notification, RSA2-signed with the sandbox's Alipay key.
 [[nodiscard]] core::Result<SimNotification> build_alipay_payment(const Sandbox& sb,
                                                                  const PaymentSpec& p);
+// A refund report: `r.refund` is the trade's refunded total so far (Alipay reports it so);
+// TRADE_CLOSED when that is the whole order, TRADE_SUCCESS otherwise.
+[[nodiscard]] core::Result<SimNotification> build_alipay_refund(const Sandbox& sb,
+                                                                const RefundSpec& r);
+// TRADE_CLOSED for an order that was never paid (timed out or closed by the merchant).
+[[nodiscard]] core::Result<SimNotification> build_alipay_close(const Sandbox& sb,
+                                                               const PaymentSpec& p);
 // Payment result XML, HMAC-SHA256-signed with the sandbox's APIv2 key.
 [[nodiscard]] core::Result<SimNotification> build_wechatpay_v2_payment(const Sandbox& sb,
                                                                        const PaymentSpec& p);

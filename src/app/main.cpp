@@ -97,9 +97,18 @@ int main(int argc, char** argv) {
   refund->add_option("--out-refund-no", pa.out_refund_no, "refund number")->required();
   refund->add_option("--refund", pa.refund, "refund amount in fen")->required();
   refund->add_option("--status", pa.refund_status, "SUCCESS, ABNORMAL or CLOSED")->capture_default_str();
-  refund->add_option("--provider", pa.provider, "wechatpay-v3 or wechatpay-v2")
-      ->check(CLI::IsMember({"wechatpay-v3", "wechatpay-v2"}))
+  refund->add_option("--provider", pa.provider,
+                     "wechatpay-v3, wechatpay-v2 or alipay (for alipay --refund is the trade's "
+                     "refunded total so far, as Alipay reports it)")
+      ->check(CLI::IsMember({"wechatpay-v3", "wechatpay-v2", "alipay"}))
       ->capture_default_str();
+  auto* close = sim->add_subcommand("close", "send an Alipay TRADE_CLOSED for an unpaid order");
+  close->add_option("--dir", pa.dir, "sandbox folder")->capture_default_str();
+  close->add_option("--url", pa.url, "notify URL (default: the sandbox's)");
+  close->add_option("--out-trade-no", pa.out_trade_no, "order number")->required();
+  close->add_option("--amount", pa.amount, "order total in fen")->required();
+  close->add_option("--time-scale", pa.time_scale, "multiplies retry delays")->capture_default_str();
+  close->add_option("--report", pa.report_file, "write the JSON report here");
 
   paygate::sim::ReceiverOptions ro;
   std::vector<std::string> secret_files;
@@ -136,6 +145,7 @@ int main(int argc, char** argv) {
     if (*init) return paygate::app::sim_init(dir, merchant, listen, force);
     if (*pay) return paygate::app::sim_pay(pa);
     if (*refund) return paygate::app::sim_refund(pa);
+    if (*close) return paygate::app::sim_close(pa);
     if (*message) return paygate::app::sim_message(pa);
     if (*receiver) {
       for (const auto& f : secret_files) {

@@ -127,12 +127,26 @@ int sim_refund(const SimPayArgs& a) {
   const sim::RefundSpec spec{a.out_trade_no, a.out_refund_no, a.amount, a.refund,
                              a.refund_status};
   auto n = a.provider == "wechatpay-v2" ? sim::build_wechatpay_v2_refund(*sb, spec)
-                                        : sim::build_refund(*sb, spec, a.public_key_mode);
-  if (a.provider != "wechatpay-v2" && a.provider != "wechatpay-v3") {
-    return fail("refunds are simulated for wechatpay-v3 and wechatpay-v2");
-  }
+            : a.provider == "alipay"     ? sim::build_alipay_refund(*sb, spec)
+                                         : sim::build_refund(*sb, spec, a.public_key_mode);
   if (!n) return fail(n.error().detail);
   return run(*sb, a, {*n});
+}
+
+int sim_close(const SimPayArgs& a) {
+  if (a.out_trade_no.empty() || a.amount <= 0) {
+    return fail("--out-trade-no and --amount (order total) are required");
+  }
+  auto sb = sim::load_sandbox(a.dir);
+  if (!sb) return fail(sb.error().detail);
+  sim::PaymentSpec spec;
+  spec.out_trade_no = a.out_trade_no;
+  spec.amount = a.amount;
+  auto n = sim::build_alipay_close(*sb, spec);
+  if (!n) return fail(n.error().detail);
+  SimPayArgs args = a;
+  args.provider = "alipay";
+  return run(*sb, args, {*n});
 }
 
 int sim_message(const SimPayArgs& a) {

@@ -30,6 +30,8 @@ int sim_init(const std::string& dir, const std::string& merchant, const std::str
              bool force);
 int sim_pay(const SimPayArgs& args);
 int sim_refund(const SimPayArgs& args);
+// Alipay TRADE_CLOSED for an unpaid order.
+int sim_close(const SimPayArgs& args);
 // WeChat Official Account messages to /wechat/mp/<merchant>.
 int sim_message(const SimPayArgs& args);
 

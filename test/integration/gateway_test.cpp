@@ -669,6 +669,50 @@ TEST_F(Gateway, WechatpayV2RefundFromSimulator) {
   EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox WHERE event_type = 'refund.succeeded'"), 1);
 }
 
+// Alipay refunds and closes from the simulator: refunded totals as Alipay reports them (a
+// second report of 30 after 30 changes nothing), a full refund closing the trade, and a
+// TRADE_CLOSED for an unpaid order.
+TEST_F(Gateway, AlipayRefundAndCloseFromSimulator) {
+  start();
+  register_orders("RA", 2);
+  ASSERT_EQ(wait_exit(sim_pay("RA-000001", 1, {"--provider", "alipay"},
+                              (dir_ / "pay.json").string())),
+            0)
+      << slurp(dir_ / "sim.log");
+  auto refund = [&](const std::string& no, const std::string& total, const std::string& extra) {
+    std::vector<std::string> args = {kBin, "sim", "refund", "--dir", dir_.string(), "--provider",
+                                     "alipay", "--out-trade-no", "RA-000001", "--out-refund-no",
+                                     no, "--amount", "100", "--refund", total, "--report",
+                                     (dir_ / ("refund-" + no + ".json")).string()};
+    if (!extra.empty()) {
+      args.push_back("--fault");
+      args.push_back(extra);
+    }
+    return wait_exit(spawn(args, (dir_ / "sim.log").string()));
+  };
+  EXPECT_EQ(refund("RF-1", "30", "tampered"), 0) << slurp(dir_ / "sim.log");
+  auto order = json::parse(api("GET", "/v1/orders/sandbox/RA-000001").body);
+  EXPECT_EQ(order["state"], "PARTIALLY_REFUNDED");
+  EXPECT_EQ(order["refunded"], 30);
+  EXPECT_EQ(refund("RF-2", "100", "duplicate"), 0) << slurp(dir_ / "sim.log");
+  order = json::parse(api("GET", "/v1/orders/sandbox/RA-000001").body);
+  EXPECT_EQ(order["state"], "REFUNDED");
+  EXPECT_EQ(order["refunded"], 100);
+
+  pid_t close = spawn({kBin, "sim", "close", "--dir", dir_.string(), "--out-trade-no",
+                       "RA-000002", "--amount", "100", "--report",
+                       (dir_ / "close.json").string()},
+                      (dir_ / "sim.log").string());
+  EXPECT_EQ(wait_exit(close), 0) << slurp(dir_ / "sim.log");
+  EXPECT_EQ(json::parse(slurp(dir_ / "close.json"))["acked"], 1);
+  order = json::parse(api("GET", "/v1/orders/sandbox/RA-000002").body);
+  EXPECT_EQ(order["state"], "CLOSED");
+  EXPECT_EQ(stop(SIGTERM), 0);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox WHERE event_type = 'refund.succeeded'"), 2);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox WHERE event_type = 'order.closed'"), 1);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM inbox WHERE status = 'anomaly'"), 0);
+}
+
 // Every notification vector through the `paygate verify` command line.
 TEST(VerifyCli, EveryNotificationVector) {
   std::ifstream in(std::string(PAYGATE_VECTORS_DIR) + "/wechatpay_v3_notify.json");
