@@ -84,10 +84,15 @@ void DeliveryWorker::wake() {
 void DeliveryWorker::stop(milliseconds grace) {
   if (!thread_.joinable()) return;
   {
-    std::unique_lock lock(mu_);
-    stopping_ = true;
+    std::lock_guard lock(mu_);
+    stopping_ = true;  // no new attempts; the thread records outcomes as they come back
+  }
+  cv_.notify_all();
+  {
     // In-flight attempts report through results_; give them `grace` to land.
+    std::unique_lock lock(mu_);
     cv_.wait_for(lock, grace, [this] { return in_flight_total_ == 0; });
+    exit_ = true;  // what is still out keeps its lease and goes again after a restart
   }
   cv_.notify_all();
   thread_.join();
@@ -138,8 +143,9 @@ void DeliveryWorker::run() {
     absorb(std::move(batch));
     if (stopping) {
       cycle(true);  // record what came back, hand back what was claimed but never sent
-      std::lock_guard lock(mu_);
-      if (results_.empty()) return;
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return !results_.empty() || exit_; });
+      if (exit_ && results_.empty()) return;
       more = true;
       continue;
     }

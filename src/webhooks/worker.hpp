@@ -116,6 +116,7 @@ class DeliveryWorker {
   std::deque<Result> results_;
   bool woken_ = false;
   bool stopping_ = false;
+  bool exit_ = false;  // stop() gave up waiting for attempts in flight
   std::map<std::string, EndpointRuntime> runtime_;  // the worker thread's only
   std::vector<Recorded> records_;                    // the worker thread's only
   int in_flight_total_ = 0;                          // guarded by mu_

@@ -334,6 +334,33 @@ TEST_F(Webhooks, OneDeadEndpointDoesNotSlowAHealthyOne) {
             0);
 }
 
+TEST_F(Webhooks, GracefulStopRecordsAttemptsInFlightAndReleasesTheRest) {
+  auto& rx = start_receiver("shop", {"--delay-ms", "300"});
+  configure({{"shop", rx.url()}});
+  start();
+  register_orders("T", 60);
+  ASSERT_EQ(wait_exit(sim_pay("T", 60, {"--concurrency", "8"}, (dir_ / "pay.json").string())), 0);
+  ASSERT_TRUE(wait_until(
+      [&] { return scalar(db(), "SELECT COUNT(*) FROM deliveries WHERE status = 'delivering'") > 0; },
+      10s));
+  EXPECT_EQ(stop(SIGTERM), 0);
+  // Every answer the receiver gave is recorded; nothing is left leased.
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM deliveries WHERE status = 'delivering'"), 0);
+  int answered = 0;
+  for (const auto& l : receipts(rx.out)) answered += l["status"] == 204;
+  EXPECT_GT(answered, 0);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM delivery_attempts WHERE status = 204"), answered);
+  EXPECT_EQ(delivered(), answered);
+  // The rest goes out after a restart, each event once.
+  start();
+  ASSERT_TRUE(wait_until([&] { return delivered() == 60; }, 30s));
+  EXPECT_EQ(stop(SIGTERM), 0);
+  std::set<std::string> events;
+  for (const auto& l : receipts(rx.out)) events.insert(l["event_id"].get<std::string>());
+  EXPECT_EQ(events.size(), 60u);
+  EXPECT_EQ(receipts(rx.out).size(), 60u) << "a graceful stop sends nothing twice";
+}
+
 TEST_F(Webhooks, CrashDrillDeliversEveryEventWithStableIds) {
   auto& rx = start_receiver("shop", {"--delay-ms", "20"});
   configure({{"shop", rx.url()}}, "[1, 1, 1, 1, 1]", 0, "timeout_ms = 1000");
