@@ -351,7 +351,15 @@ bool DeliveryWorker::cycle(bool final) {
   store_.submit(std::move(work), [&done](core::Result<void> r) { done.set_value(std::move(r)); });
   auto r = fut.get();  // durable: nothing is sent before its claim is on disk
   if (!r) {
-    obs::Log(obs::Level::kError, "webhook cycle failed").str("error", r.error().detail);
+    // While the store is down this fails every poll: one line per 10 s is enough.
+    ++failed_cycles_;
+    if (now - last_failure_log_ms_ >= 10000) {
+      obs::Log(obs::Level::kError, "webhook cycle failed")
+          .str("error", r.error().detail)
+          .num("failures_since_last_line", failed_cycles_);
+      last_failure_log_ms_ = now;
+      failed_cycles_ = 0;
+    }
     // Outcomes not recorded: their leases run out and the deliveries are sent again, same id.
     return false;
   }

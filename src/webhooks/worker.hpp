@@ -105,6 +105,8 @@ class DeliveryWorker {
   std::mt19937_64 rng_;
   double tokens_ = 0;                      // attempts allowed while the store is busy
   int64_t tokens_at_ms_ = 0;
+  int64_t last_failure_log_ms_ = 0;
+  int64_t failed_cycles_ = 0;
 
   obs::Counter& attempts_;     // endpoint, outcome
   obs::Counter& dead_;         // endpoint
