@@ -33,6 +33,13 @@ Delivery read_delivery(const Stmt& s) {
   return d;
 }
 
+Result<void> done(Db& db, Stmt& st, const char* what) {
+  if (st.step() != SQLITE_DONE) return tl::unexpected(db.error(what));
+  return {};
+}
+
+}  // namespace
+
 OutboxEvent read_outbox(const Stmt& s) {
   OutboxEvent e;
   e.id = s.i64(0);
@@ -45,15 +52,8 @@ OutboxEvent read_outbox(const Stmt& s) {
   return e;
 }
 
-constexpr const char* kOutboxColumns =
+const char* const kOutboxColumns =
     "id, merchant, out_trade_no, event_type, payload, inbox_id, created_at_ms";
-
-Result<void> done(Db& db, Stmt& st, const char* what) {
-  if (st.step() != SQLITE_DONE) return tl::unexpected(db.error(what));
-  return {};
-}
-
-}  // namespace
 
 namespace {
 

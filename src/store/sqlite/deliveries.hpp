@@ -9,6 +9,10 @@
 // Merchant-delivery queries, shared by the writer's transactions and the reader connection.
 namespace paygate::store::sqlite {
 
+// The outbox columns in the order read_outbox expects them.
+extern const char* const kOutboxColumns;
+OutboxEvent read_outbox(const Stmt& s);
+
 core::Result<std::vector<OutboxEvent>> unrouted_outbox(Db& db, int limit);
 // Everything up to `outbox_id` has been fanned out.
 core::Result<void> mark_routed(Db& db, int64_t outbox_id);

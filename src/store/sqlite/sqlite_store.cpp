@@ -469,24 +469,15 @@ class SqliteStore final : public Store {
     std::lock_guard lock(read_mu_);
     if (!reader_) return fail(ErrorCode::kStoreUnavailable, "store is closed");
     ReadScope scope(reader_.get());
-    auto st = reader_->prepare(
-        "SELECT id, merchant, out_trade_no, event_type, payload, inbox_id, created_at_ms "
-        "FROM outbox WHERE merchant = ?1 AND out_trade_no = ?2 ORDER BY id");
+    static const std::string sql = std::string("SELECT ") + sqlite::kOutboxColumns +
+                                   " FROM outbox WHERE merchant = ?1 AND out_trade_no = ?2 "
+                                   "ORDER BY id";
+    auto st = reader_->prepare(sql.c_str());
     if (!st) return tl::unexpected(st.error());
     (*st)->bind(1, merchant).bind(2, out_trade_no);
     std::vector<OutboxEvent> out;
     int rc;
-    while ((rc = (*st)->step()) == SQLITE_ROW) {
-      OutboxEvent e;
-      e.id = (*st)->i64(0);
-      e.merchant = (*st)->text(1);
-      e.out_trade_no = (*st)->text(2);
-      e.event_type = (*st)->text(3);
-      e.payload = (*st)->text(4);
-      e.inbox_id = (*st)->i64(5);
-      e.created_at_ms = (*st)->i64(6);
-      out.push_back(std::move(e));
-    }
+    while ((rc = (*st)->step()) == SQLITE_ROW) out.push_back(sqlite::read_outbox(**st));
     if (rc != SQLITE_DONE) return tl::unexpected(reader_->error("list outbox"));
     return out;
   }
