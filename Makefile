@@ -23,7 +23,7 @@ run: build
 	@bash scripts/run.sh $(BUILD_DIR)/paygate
 
 # Callback load against a running gateway: durable store vs verify-only in one invocation,
-# for WeChat Pay APIv3 and for Alipay.
+# for WeChat Pay APIv3 and for Alipay; then the store alone (buffered vs SQLite's own WAL writes).
 BENCH_ARGS ?= --callbacks 60000 --rounds 2
 bench: build
 	$(BUILD_DIR)/bench/paygate_bench --binary $(BUILD_DIR)/paygate $(BENCH_ARGS) \
@@ -32,6 +32,7 @@ bench: build
 	  --provider alipay --json $(BUILD_DIR)/bench-alipay.json
 	$(BUILD_DIR)/bench/paygate_bench --binary $(BUILD_DIR)/paygate $(BENCH_ARGS) \
 	  --provider wechatpay-v3 --webhooks --json $(BUILD_DIR)/bench-webhooks.json
+	$(BUILD_DIR)/bench/paygate_store_bench --callbacks 40000 --rounds 2
 
 clean:
 	rm -rf $(BUILD_DIR)

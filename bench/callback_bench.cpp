@@ -154,7 +154,9 @@ json describe(const Run& r) {
           {"wal_kib_per_unit", r.wal_kib},
           {"deliveries_during_load", r.delivered_during},
           {"seconds_until_all_delivered", r.drain_seconds},
-          {"cpu_us_per_callback_by_thread", r.thread_us}};
+          {"cpu_us_per_callback_by_thread", r.thread_us},
+          {"load_generator_cpu_us_per_callback",
+           r.load.completed > 0 ? 1e6 * r.load.cpu_seconds / r.load.completed : 0.0}};
 }
 
 void print(const Run& r) {
@@ -174,6 +176,11 @@ void print(const Run& r) {
   std::string threads;
   for (const auto& [name, us] : r.thread_us) {
     if (us >= 1) threads += "  " + name + " " + std::to_string(static_cast<int>(us + 0.5));
+  }
+  if (r.load.completed > 0) {
+    threads += "  (load generator " +
+               std::to_string(static_cast<int>(1e6 * r.load.cpu_seconds / r.load.completed + 0.5)) +
+               ")";
   }
   if (!threads.empty()) std::printf("             CPU us/callback by thread:%s\n", threads.c_str());
   if (r.drain_seconds > 0) {
@@ -230,6 +237,9 @@ int main(int argc, char** argv) {
   app.add_flag("--webhooks", webhooks,
                "compare durable callbacks alone with durable callbacks while every event is "
                "delivered to a local `paygate sim receiver` (instead of verify-only)");
+  std::string perf_dir;
+  app.add_option("--perf", perf_dir,
+                 "record `perf record -g` of the gateway during each load into this folder");
   CLI11_PARSE(app, argc, argv);
 
   const fs::path root = fs::temp_directory_path() / ("paygate-bench-" + std::to_string(getpid()));
@@ -366,7 +376,20 @@ int main(int argc, char** argv) {
       const auto cpu0 = pt::cpu_time(gw.pid());
       const auto threads0 = pt::thread_cpu_times(gw.pid());
       const auto load_start = std::chrono::steady_clock::now();
+      pid_t perf = 0;
+      if (!perf_dir.empty()) {
+        fs::create_directories(perf_dir);
+        const auto out = fs::path(perf_dir) / (run.name + "-" + std::to_string(round) + ".data");
+        perf = pt::spawn({"/usr/bin/perf", "record", "-F", "1999", "-g", "-p", std::to_string(gw.pid()),
+                          "-o", out.string()},
+                         (fs::path(perf_dir) / "perf.log").string());
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      }
       run.load = run_load(gw.port(), p.callbacks, connections);
+      if (perf > 0) {
+        ::kill(perf, SIGINT);
+        pt::wait_exit(perf);
+      }
       const auto cpu1 = pt::cpu_time(gw.pid());
       for (const auto& [name, t] : pt::thread_cpu_times(gw.pid())) {
         const auto before_it = threads0.find(name);

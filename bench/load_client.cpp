@@ -72,6 +72,12 @@ std::size_t complete_response(const std::string& in, int& status, bool& closing)
   return in.size() >= total ? total : 0;
 }
 
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
 }  // namespace
 
 uint32_t LoadResult::percentile(double q) const {
@@ -138,6 +144,7 @@ LoadResult run_load(uint16_t port, const std::vector<std::string>& requests, int
   };
 
   const auto t0 = Clock::now();
+  const double cpu0 = thread_cpu_seconds();
   for (std::size_t i = 0; i < conns.size(); ++i) {
     conns[i].fd = connect_to(port);
     arm(i, EPOLLIN, true);
@@ -195,6 +202,7 @@ LoadResult run_load(uint16_t port, const std::vector<std::string>& requests, int
     }
   }
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  r.cpu_seconds = thread_cpu_seconds() - cpu0;
   for (auto& c : conns) close(c.fd);
   close(ep);
   std::sort(r.latencies_us.begin(), r.latencies_us.end());

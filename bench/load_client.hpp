@@ -13,6 +13,7 @@ struct LoadResult {
   int64_t transport_errors = 0;  // connection reset/closed mid-request
   std::map<int, int64_t> statuses;
   double seconds = 0;
+  double cpu_seconds = 0;  // the load generator's own CPU time (user + kernel)
   std::vector<uint32_t> latencies_us;  // sorted after run_load returns
 
   double per_second() const { return seconds > 0 ? completed / seconds : 0; }

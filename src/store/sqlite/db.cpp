@@ -3,11 +3,11 @@
 namespace paygate::store::sqlite {
 
 core::Result<std::unique_ptr<Db>> Db::open(const std::string& path, bool readonly,
-                                           int busy_timeout_ms) {
+                                           int busy_timeout_ms, const char* vfs) {
   auto db = std::make_unique<Db>();
   const int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
                     SQLITE_OPEN_NOMUTEX;
-  if (sqlite3_open_v2(path.c_str(), &db->db_, flags, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db->db_, flags, vfs) != SQLITE_OK) {
     auto err = db->error("open " + path);
     return tl::unexpected(err);
   }

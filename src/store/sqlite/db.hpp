@@ -61,8 +61,10 @@ class Stmt {
 
 class Db {
  public:
+  // vfs: a registered VFS name, or nullptr for SQLite's default.
   [[nodiscard]] static core::Result<std::unique_ptr<Db>> open(const std::string& path, bool readonly,
-                                                              int busy_timeout_ms);
+                                                              int busy_timeout_ms,
+                                                              const char* vfs = nullptr);
   ~Db();
   [[nodiscard]] core::Result<void> exec(const char* sql);
   // Cached per SQL text; the statement comes back reset.

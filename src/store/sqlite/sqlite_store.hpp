@@ -12,6 +12,9 @@ struct SqliteOptions {
   std::string path;
   int max_batch = 512;             // most transactions folded into one commit
   int busy_timeout_ms = 2000;      // a locked database fails well inside the providers' 5 s
+  // The writer's WAL frames go to the kernel in one write per commit (sqlite/wal_vfs.hpp);
+  // false writes them the way SQLite does by default (two system calls per page).
+  bool buffered_wal = true;
   // Observes each commit: units of work it carried, bytes it appended to the WAL, and how long
   // it took until durable.
   std::function<void(int batch, int64_t wal_bytes, double seconds, bool ok)> on_commit;
