@@ -99,7 +99,7 @@ Result<void> write_plan(store::Tx& tx, const Plan& p, int64_t inbox_id,
                         const core::PaymentEvent& e, const Identity& id, int64_t now_ms) {
   if (p.status != store::InboxStatus::kApplied) return {};
   const core::Order& order = p.order;
-  if (auto r = tx.update_order(order); !r) return r;
+  if (auto r = tx.update_order(order, p.from); !r) return r;
   if (p.refund) {
     core::Refund rec{id.merchant,    order.out_trade_no, e.out_refund_no, e.refund_id,
                      p.refund_amount, *p.refund,        e.success_time};
@@ -155,10 +155,8 @@ Result<Applied> record_and_apply(store::Tx& tx, const store::InboxEntry& entry,
                                  int64_t now_ms) {
   const Applied duplicate{providers::Outcome::kDuplicate, 0, ErrorCode::kInternal,
                           "notification already received"};
-  auto seen = tx.inbox_has(entry.provider, entry.merchant, entry.notification_id,
-                           entry.business_key);
-  if (!seen) return tl::unexpected(seen.error());
-  if (*seen) return duplicate;
+  // Planning only reads; the inbox insert is the dedupe (it writes nothing on a duplicate),
+  // so a first delivery does not pay for a separate probe of both unique keys.
   auto plan = plan_event(tx, e, id, now_ms);
   if (!plan) return tl::unexpected(plan.error());
   store::InboxEntry row = entry;

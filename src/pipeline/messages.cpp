@@ -114,14 +114,7 @@ void MessagePipeline::handle(const providers::wechat_mp::Endpoint& endpoint,
 
   store_->submit(
       [st](store::Tx& tx) -> core::Result<void> {
-        auto seen = tx.inbox_has(st->entry.provider, st->entry.merchant,
-                                 st->entry.notification_id, st->entry.business_key);
-        if (!seen) return tl::unexpected(seen.error());
-        if (*seen) {
-          st->duplicate = true;
-          return {};
-        }
-        auto id = tx.insert_inbox(st->entry);
+        auto id = tx.insert_inbox(st->entry);  // writes nothing on a duplicate
         if (!id) return tl::unexpected(id.error());
         if (!*id) {
           st->duplicate = true;

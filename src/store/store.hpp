@@ -123,11 +123,6 @@ struct EventDetails {
 class Tx {
  public:
   virtual ~Tx() = default;
-  // Whether a callback with this notification id or business key is already stored.
-  [[nodiscard]] virtual core::Result<bool> inbox_has(std::string_view provider,
-                                                     std::string_view merchant,
-                                                     std::string_view notification_id,
-                                                     std::string_view business_key) = 0;
   // Records a callback; nullopt when its notification id or business key is already stored.
   [[nodiscard]] virtual core::Result<std::optional<int64_t>> insert_inbox(const InboxEntry& e) = 0;
   [[nodiscard]] virtual core::Result<void> finish_inbox(int64_t id, InboxStatus status,
@@ -138,7 +133,11 @@ class Tx {
       std::string_view merchant, std::string_view out_trade_no) = 0;
   // False when the order already exists.
   [[nodiscard]] virtual core::Result<bool> insert_order(const core::Order& o) = 0;
-  [[nodiscard]] virtual core::Result<void> update_order(const core::Order& o) = 0;
+  // Writes the order's state fields (state, refunded, provider, transaction_id, paid_at,
+  // updated_at_ms). `from` is the state the order was read in; kConflict when the stored order
+  // is no longer in it.
+  [[nodiscard]] virtual core::Result<void> update_order(const core::Order& o,
+                                                        core::OrderState from) = 0;
   [[nodiscard]] virtual core::Result<std::optional<core::Refund>> find_refund(
       std::string_view merchant, std::string_view out_refund_no) = 0;
   [[nodiscard]] virtual core::Result<void> upsert_refund(const core::Refund& r) = 0;

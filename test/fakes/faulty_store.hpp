@@ -58,10 +58,6 @@ class FaultyStore final : public store::Store {
 #define PAYGATE_FAULT(call) \
   if (o_.trip()) return tl::unexpected(o_.err()); \
   return call;
-    core::Result<bool> inbox_has(std::string_view p, std::string_view m, std::string_view n,
-                                 std::string_view k) override {
-      PAYGATE_FAULT(in_.inbox_has(p, m, n, k))
-    }
     core::Result<std::optional<int64_t>> insert_inbox(const store::InboxEntry& e) override {
       PAYGATE_FAULT(in_.insert_inbox(e))
     }
@@ -79,8 +75,8 @@ class FaultyStore final : public store::Store {
     core::Result<bool> insert_order(const core::Order& o) override {
       PAYGATE_FAULT(in_.insert_order(o))
     }
-    core::Result<void> update_order(const core::Order& o) override {
-      PAYGATE_FAULT(in_.update_order(o))
+    core::Result<void> update_order(const core::Order& o, core::OrderState from) override {
+      PAYGATE_FAULT(in_.update_order(o, from))
     }
     core::Result<std::optional<core::Refund>> find_refund(std::string_view m,
                                                           std::string_view r) override {

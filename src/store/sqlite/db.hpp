@@ -25,14 +25,18 @@ class Stmt {
     sqlite3_clear_bindings(s_);
     return *this;
   }
+  // Text and blobs are bound without a copy (SQLITE_STATIC): they must outlive the step, which
+  // every caller runs before its arguments go out of scope. Temporaries do not compile.
   Stmt& bind(int i, std::string_view v) {
-    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
     return *this;
   }
+  Stmt& bind(int i, std::string&& v) = delete;
   Stmt& bind_blob(int i, std::string_view v) {
-    sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
     return *this;
   }
+  Stmt& bind_blob(int i, std::string&& v) = delete;
   Stmt& bind(int i, int64_t v) {
     sqlite3_bind_int64(s_, i, v);
     return *this;

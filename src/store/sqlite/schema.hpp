@@ -2,9 +2,9 @@
 
 namespace paygate::store::sqlite {
 
-// Version 2 of the embedded schema. Orders are keyed by (merchant, out_trade_no); the inbox is
+// Version 3 of the embedded schema. Orders are keyed by (merchant, out_trade_no); the inbox is
 // unique on the provider's notification id and on the business key: that is the dedupe.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 inline constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS orders (
@@ -23,25 +23,13 @@ CREATE TABLE IF NOT EXISTS orders (
   updated_at_ms INTEGER NOT NULL,
   PRIMARY KEY (merchant, out_trade_no)
 ) WITHOUT ROWID;
--- Orders by state for /metrics, kept by triggers: one hot row per state instead of an index
--- whose entries move to a random page on every state change.
+-- Orders by state for /metrics: one hot row per state instead of an index whose entries move
+-- to a random page on every state change. The writer adds each transaction's net changes
+-- before it commits.
 CREATE TABLE IF NOT EXISTS order_counts (
   state TEXT PRIMARY KEY,
   n INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS orders_count_insert AFTER INSERT ON orders BEGIN
-  INSERT INTO order_counts (state, n) VALUES (new.state, 1)
-    ON CONFLICT (state) DO UPDATE SET n = n + 1;
-END;
-CREATE TRIGGER IF NOT EXISTS orders_count_update AFTER UPDATE OF state ON orders
-  WHEN old.state IS NOT new.state BEGIN
-  UPDATE order_counts SET n = n - 1 WHERE state = old.state;
-  INSERT INTO order_counts (state, n) VALUES (new.state, 1)
-    ON CONFLICT (state) DO UPDATE SET n = n + 1;
-END;
-CREATE TRIGGER IF NOT EXISTS orders_count_delete AFTER DELETE ON orders BEGIN
-  UPDATE order_counts SET n = n - 1 WHERE state = old.state;
-END;
 CREATE TABLE IF NOT EXISTS refunds (
   merchant TEXT NOT NULL,
   out_refund_no TEXT NOT NULL,
@@ -150,6 +138,13 @@ CREATE TABLE IF NOT EXISTS heartbeat (id INTEGER PRIMARY KEY, at_ms INTEGER NOT 
 inline constexpr const char* kMigrateV1ToV2 = R"sql(
 DROP INDEX IF EXISTS orders_state;
 DROP INDEX IF EXISTS outbox_pending;
+)sql";
+
+// From versions 1 and 2: order_counts is kept by the writer instead of triggers; recounted.
+inline constexpr const char* kMigrateToV3 = R"sql(
+DROP TRIGGER IF EXISTS orders_count_insert;
+DROP TRIGGER IF EXISTS orders_count_update;
+DROP TRIGGER IF EXISTS orders_count_delete;
 DELETE FROM order_counts;
 INSERT INTO order_counts (state, n) SELECT state, COUNT(*) FROM orders GROUP BY state;
 )sql";

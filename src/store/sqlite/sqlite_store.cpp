@@ -1,5 +1,6 @@
 #include "store/sqlite/sqlite_store.hpp"
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -125,30 +126,15 @@ Result<std::optional<InboxEntry>> query_inbox(Db& db, int64_t id) {
   return tl::unexpected(db.error("find inbox"));
 }
 
+// Orders per state, changed by one unit of work or one transaction.
+using CountDeltas = std::array<int64_t, 5>;
+static_assert(static_cast<std::size_t>(core::OrderState::kClosed) + 1 == CountDeltas{}.size());
+
+void count(CountDeltas& d, core::OrderState s, int64_t n) { d[static_cast<std::size_t>(s)] += n; }
+
 class SqliteTx final : public Tx {
  public:
-  explicit SqliteTx(Db& db) : db_(db) {}
-
-  Result<bool> inbox_has(std::string_view provider, std::string_view merchant,
-                         std::string_view notification_id,
-                         std::string_view business_key) override {
-    // Two probes, each on its own unique index.
-    auto by_id = db_.prepare(
-        "SELECT 1 FROM inbox WHERE provider = ?1 AND merchant = ?2 AND notification_id = ?3");
-    if (!by_id) return tl::unexpected(by_id.error());
-    (*by_id)->bind(1, provider).bind(2, merchant).bind(3, notification_id);
-    int rc = (*by_id)->step();
-    if (rc == SQLITE_ROW) return true;
-    if (rc != SQLITE_DONE) return tl::unexpected(db_.error("find inbox"));
-    auto by_key = db_.prepare(
-        "SELECT 1 FROM inbox WHERE provider = ?1 AND merchant = ?2 AND business_key = ?3");
-    if (!by_key) return tl::unexpected(by_key.error());
-    (*by_key)->bind(1, provider).bind(2, merchant).bind(3, business_key);
-    rc = (*by_key)->step();
-    if (rc == SQLITE_ROW) return true;
-    if (rc != SQLITE_DONE) return tl::unexpected(db_.error("find inbox"));
-    return false;
-  }
+  SqliteTx(Db& db, CountDeltas& counts) : db_(db), counts_(counts) {}
 
   Result<std::optional<int64_t>> insert_inbox(const InboxEntry& e) override {
     auto st = db_.prepare(
@@ -190,18 +176,28 @@ class SqliteTx final : public Tx {
     if (!st) return tl::unexpected(st.error());
     bind_order(**st, o);
     if (auto r = expect_done(db_, **st, "insert order"); !r) return tl::unexpected(r.error());
-    return sqlite3_changes(db_.raw()) == 1;
+    const bool inserted = sqlite3_changes(db_.raw()) == 1;
+    if (inserted) count(counts_, o.state, 1);
+    return inserted;
   }
 
-  Result<void> update_order(const core::Order& o) override {
+  Result<void> update_order(const core::Order& o, core::OrderState from) override {
     auto st = db_.prepare(
-        "UPDATE orders SET amount = ?3, currency = ?4, description = ?5, expires_at = ?6, "
-        "state = ?7, refunded = ?8, provider = ?9, transaction_id = ?10, paid_at = ?11, "
-        "created_at_ms = ?12, updated_at_ms = ?13 WHERE merchant = ?1 AND out_trade_no = ?2");
+        "UPDATE orders SET state = ?3, refunded = ?4, provider = ?5, transaction_id = ?6, "
+        "paid_at = ?7, updated_at_ms = ?8 WHERE merchant = ?1 AND out_trade_no = ?2 "
+        "AND state = ?9");
     if (!st) return tl::unexpected(st.error());
-    bind_order(**st, o);
+    (*st)->bind(1, o.merchant).bind(2, o.out_trade_no).bind(3, core::to_string(o.state))
+        .bind(4, o.refunded).bind(5, o.provider).bind(6, o.transaction_id).bind(7, o.paid_at)
+        .bind(8, o.updated_at_ms).bind(9, core::to_string(from));
     if (auto r = expect_done(db_, **st, "update order"); !r) return r;
-    if (sqlite3_changes(db_.raw()) != 1) return fail(ErrorCode::kInternal, "order vanished");
+    if (sqlite3_changes(db_.raw()) != 1) {
+      return fail(ErrorCode::kConflict, "order changed while being applied");
+    }
+    if (from != o.state) {
+      count(counts_, from, -1);
+      count(counts_, o.state, 1);
+    }
     return {};
   }
 
@@ -304,6 +300,7 @@ class SqliteTx final : public Tx {
         .bind(12, o.created_at_ms).bind(13, o.updated_at_ms);
   }
   Db& db_;
+  CountDeltas& counts_;  // the unit's; kept only if the unit is
 };
 
 // Resets the connection's statements when a read finishes, releasing its snapshot.
@@ -620,12 +617,16 @@ class SqliteStore final : public Store {
       p.done(tl::unexpected(r.error()));
       return;
     }
-    SqliteTx tx(db);
+    CountDeltas unit_counts{};
+    SqliteTx tx(db, unit_counts);
     Result<void> result = p.work(tx);
     bool released = false;
     if (result) {
       released = static_cast<bool>(db.run("RELEASE unit"));
       if (!released) result = tl::unexpected(db.error("release savepoint"));
+      if (released) {
+        for (std::size_t i = 0; i < unit_counts.size(); ++i) open_counts_[i] += unit_counts[i];
+      }
     } else if (db.in_transaction()) {
       released = db.run("ROLLBACK TO unit") && db.run("RELEASE unit");
     }
@@ -641,8 +642,9 @@ class SqliteStore final : public Store {
   void commit() {
     Db& db = *writer_;
     wal_pages_ = 0;
-    Result<void> r;
-    {
+    Result<void> r = write_counts(db);
+    open_counts_ = {};
+    if (r) {
       // The frames reach the kernel in the commit; the syncer fsyncs them before any reply.
       sqlite::DeferWalSync deferred;
       r = db.run("COMMIT");
@@ -667,7 +669,22 @@ class SqliteStore final : public Store {
     sync_cv_.notify_one();
   }
 
+  // Orders per state move once per commit instead of with every order written.
+  Result<void> write_counts(Db& db) {
+    for (std::size_t i = 0; i < open_counts_.size(); ++i) {
+      if (open_counts_[i] == 0) continue;
+      auto st = db.prepare(
+          "INSERT INTO order_counts (state, n) VALUES (?1, ?2) "
+          "ON CONFLICT (state) DO UPDATE SET n = n + excluded.n");
+      if (!st) return tl::unexpected(st.error());
+      (*st)->bind(1, core::to_string(static_cast<core::OrderState>(i))).bind(2, open_counts_[i]);
+      if (auto r = expect_done(db, **st, "count orders"); !r) return r;
+    }
+    return {};
+  }
+
   void abort_open(const core::Error& why) {
+    open_counts_ = {};
     Db& db = *writer_;
     if (db.in_transaction()) (void)db.run("ROLLBACK");
     db.reset_all();
@@ -759,6 +776,7 @@ class SqliteStore final : public Store {
   int wal_pages_ = 0;   // appended by the current commit (writer thread only)
   int64_t page_size_ = 4096;
   Committed open_;            // the writer's open transaction (writer thread only)
+  CountDeltas open_counts_{};  // orders per state changed by it (writer thread only)
   bool txn_active_ = false;   // guarded by mu_ (read by the writer's wait)
   bool sync_busy_ = false;    // a commit is waiting for its fsync; guarded by mu_
   std::condition_variable sync_cv_;
@@ -786,6 +804,7 @@ static Result<void> migrate(Db& db) {
   std::string script = "BEGIN IMMEDIATE;";
   script += sqlite::kSchema;
   if (version == 1) script += sqlite::kMigrateV1ToV2;
+  if (version >= 1) script += sqlite::kMigrateToV3;
   script += "PRAGMA user_version=" + std::to_string(sqlite::kSchemaVersion) + "; COMMIT;";
   if (auto r = db.exec(script.c_str()); !r) {
     (void)db.exec("ROLLBACK");

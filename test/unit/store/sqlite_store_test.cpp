@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <future>
 #include <string>
+#include <vector>
 
 #include "store/sqlite/sqlite_store.hpp"
 #include "support/db.hpp"
@@ -67,8 +68,9 @@ TEST_F(SqliteStoreTest, OrderCountsFollowInsertsAndStateChanges) {
       }
     }
     auto paid = order("a", core::OrderState::kPaid);
-    if (auto r = tx.update_order(paid); !r) return r;
-    return tx.update_order(paid);  // same state again: no change in the counts
+    if (auto r = tx.update_order(paid, core::OrderState::kPending); !r) return r;
+    // Same state again: no change in the counts.
+    return tx.update_order(paid, core::OrderState::kPaid);
   });
   auto c = (*s)->counts();
   ASSERT_TRUE(c);
@@ -76,7 +78,66 @@ TEST_F(SqliteStoreTest, OrderCountsFollowInsertsAndStateChanges) {
   EXPECT_EQ(c->orders_by_state["PAID"], 1);
   EXPECT_EQ(c->orders_by_state.size(), 2u);
   (*s)->close();
-  EXPECT_EQ(testing::scalar(path_, "PRAGMA user_version"), 2);
+  EXPECT_EQ(testing::scalar(path_, "PRAGMA user_version"), 3);
+  EXPECT_EQ(testing::scalar(path_, "SELECT n FROM order_counts WHERE state = 'PENDING'"), 2);
+}
+
+TEST_F(SqliteStoreTest, CountsAddUpOverManyUnitsInOneCommit) {
+  auto s = store::open_sqlite_store({path_});
+  ASSERT_TRUE(s) << s.error().detail;
+  // Submitted together, so the writer folds them into few commits; one unit of each ten fails.
+  std::vector<std::promise<core::Result<void>>> done(200);
+  for (int i = 0; i < 200; ++i) {
+    (*s)->submit(
+        [i](store::Tx& tx) -> core::Result<void> {
+          const auto otn = "o" + std::to_string(i);
+          if (auto r = tx.insert_order(order(otn, core::OrderState::kPending)); !r) {
+            return tl::unexpected(r.error());
+          }
+          if (i % 2 == 0) {
+            if (auto r = tx.update_order(order(otn, core::OrderState::kPaid),
+                                         core::OrderState::kPending);
+                !r) {
+              return r;
+            }
+          }
+          if (i % 10 == 9) return tl::unexpected(core::Error{core::ErrorCode::kInternal, "no"});
+          return {};
+        },
+        [&done, i](core::Result<void> r) { done[static_cast<std::size_t>(i)].set_value(r); });
+  }
+  int failed = 0;
+  for (auto& d : done) failed += d.get_future().get() ? 0 : 1;
+  EXPECT_EQ(failed, 20);
+  auto c = (*s)->counts();
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->orders_by_state["PAID"], 100);    // every even i; the failing ones are odd
+  EXPECT_EQ(c->orders_by_state["PENDING"], 80);  // 100 odd, 20 of them rolled back
+  (*s)->close();
+  EXPECT_EQ(testing::scalar(path_, "SELECT COUNT(*) FROM orders WHERE state = 'PENDING'"), 80);
+  EXPECT_EQ(testing::scalar(path_, "SELECT n FROM order_counts WHERE state = 'PENDING'"), 80);
+}
+
+TEST_F(SqliteStoreTest, UpdateFromAStateTheOrderIsNotInIsAConflict) {
+  auto s = store::open_sqlite_store({path_});
+  ASSERT_TRUE(s) << s.error().detail;
+  run(**s, [](store::Tx& tx) -> core::Result<void> {
+    return tx.insert_order(order("a", core::OrderState::kPending)).map([](bool) {});
+  });
+  std::promise<core::Result<void>> done;
+  (*s)->submit(
+      [](store::Tx& tx) -> core::Result<void> {
+        return tx.update_order(order("a", core::OrderState::kRefunded), core::OrderState::kPaid);
+      },
+      [&](core::Result<void> r) { done.set_value(r); });
+  auto r = done.get_future().get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, core::ErrorCode::kConflict);
+  auto c = (*s)->counts();
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->orders_by_state["PENDING"], 1);
+  EXPECT_EQ(c->orders_by_state.count("REFUNDED"), 0u);
+  (*s)->close();
 }
 
 TEST_F(SqliteStoreTest, RolledBackWorkLeavesCountsUnchanged) {
@@ -88,7 +149,11 @@ TEST_F(SqliteStoreTest, RolledBackWorkLeavesCountsUnchanged) {
   std::promise<core::Result<void>> done;
   (*s)->submit(
       [](store::Tx& tx) -> core::Result<void> {
-        if (auto r = tx.update_order(order("a", core::OrderState::kPaid)); !r) return r;
+        if (auto r = tx.update_order(order("a", core::OrderState::kPaid),
+                                     core::OrderState::kPending);
+            !r) {
+          return r;
+        }
         return tl::unexpected(core::Error{core::ErrorCode::kInternal, "abandon"});
       },
       [&](core::Result<void> r) { done.set_value(r); });
@@ -124,7 +189,7 @@ TEST_F(SqliteStoreTest, VersionOneDatabaseIsMigratedWithItsCounts) {
     auto o = tx.find_order("m1", "b");
     if (!o) return tl::unexpected(o.error());
     (*o)->state = core::OrderState::kPaid;
-    return tx.update_order(**o);
+    return tx.update_order(**o, core::OrderState::kPending);
   });
   c = (*s)->counts();
   ASSERT_TRUE(c);
@@ -133,7 +198,39 @@ TEST_F(SqliteStoreTest, VersionOneDatabaseIsMigratedWithItsCounts) {
   (*s)->close();
   EXPECT_EQ(testing::scalar(path_, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'orders_state'"),
             0);
-  EXPECT_EQ(testing::scalar(path_, "PRAGMA user_version"), 2);
+  EXPECT_EQ(testing::scalar(path_, "PRAGMA user_version"), 3);
+}
+
+TEST_F(SqliteStoreTest, VersionTwoTriggersAreDroppedAndCountsRecounted) {
+  // Version 2 kept order_counts with triggers; here they are stale on purpose.
+  exec(path_,
+       "CREATE TABLE orders (merchant TEXT NOT NULL, out_trade_no TEXT NOT NULL, amount INTEGER "
+       "NOT NULL, currency TEXT NOT NULL, description TEXT NOT NULL, expires_at INTEGER, state "
+       "TEXT NOT NULL, refunded INTEGER NOT NULL DEFAULT 0, provider TEXT NOT NULL DEFAULT '', "
+       "transaction_id TEXT NOT NULL DEFAULT '', paid_at TEXT NOT NULL DEFAULT '', created_at_ms "
+       "INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL, PRIMARY KEY (merchant, out_trade_no)) "
+       "WITHOUT ROWID;"
+       "CREATE TABLE order_counts (state TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
+       "INSERT INTO orders (merchant, out_trade_no, amount, currency, description, state, "
+       "created_at_ms, updated_at_ms) VALUES ('m1', 'a', 1, 'CNY', '', 'PAID', 0, 0), "
+       "('m1', 'b', 1, 'CNY', '', 'PENDING', 0, 0);"
+       "INSERT INTO order_counts VALUES ('PAID', 7);"
+       "CREATE TRIGGER orders_count_insert AFTER INSERT ON orders BEGIN "
+       "INSERT INTO order_counts (state, n) VALUES (new.state, 1) "
+       "ON CONFLICT (state) DO UPDATE SET n = n + 1; END;"
+       "PRAGMA user_version=2;");
+  auto s = store::open_sqlite_store({path_});
+  ASSERT_TRUE(s) << s.error().detail;
+  run(**s, [](store::Tx& tx) -> core::Result<void> {
+    return tx.insert_order(order("c", core::OrderState::kPending)).map([](bool) {});
+  });
+  auto c = (*s)->counts();
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->orders_by_state["PAID"], 1);
+  EXPECT_EQ(c->orders_by_state["PENDING"], 2);  // once: no trigger counted it a second time
+  (*s)->close();
+  EXPECT_EQ(testing::scalar(path_, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'"), 0);
+  EXPECT_EQ(testing::scalar(path_, "PRAGMA user_version"), 3);
 }
 
 TEST_F(SqliteStoreTest, NewerSchemaIsRefusedAndLeftAlone) {
