@@ -325,9 +325,6 @@ struct Committed {
   int64_t wal_bytes = 0;  // appended to the WAL by the commit
 };
 
-constexpr int kCheckpointPages = 4000;       // WAL pages before a background checkpoint
-constexpr int kHardCheckpointPages = 16000;  // and before the writer checkpoints inline
-constexpr int kCheckpointStep = 1000;        // WAL growth between background checkpoints
 
 class SqliteStore final : public Store {
  public:
@@ -337,34 +334,24 @@ class SqliteStore final : public Store {
         writer_(std::move(writer)),
         reader_(std::move(reader)),
         checkpointer_(std::move(checkpointer)),
-        wal_fd_(wal_fd) {
+        wal_fd_(wal_fd),
+        next_checkpoint_(options_.wal_checkpoint_pages) {
     if (auto st = writer_->prepare("PRAGMA page_size"); st && (*st)->step() == SQLITE_ROW) {
       page_size_ = (*st)->i64(0);
     }
     writer_->reset_all();
-    // Replaces SQLite's auto-checkpoint hook: counts the pages each commit appends; past the
-    // soft limit the checkpointer thread copies the WAL into the database while the writer
-    // goes on. Under sustained load that copy never catches up with the newest frames, so the
-    // WAL cannot start over; past the hard limit the writer finishes the (by then short) copy
-    // itself, which lets the next transaction restart the WAL from its beginning.
+    // Replaces SQLite's auto-checkpoint hook. SQLite starts the WAL over only when a write
+    // transaction begins with every frame copied into the database, and the writer never
+    // pauses: past the soft limit the checkpointer thread copies the WAL while the writer goes
+    // on (that keeps the database file current but cannot restart the WAL); past the hard
+    // limit the writer copies the rest itself right after a commit, and its next transaction
+    // starts the WAL from the beginning. That bounds the file (~128 MiB with 2 KiB pages) and
+    // costs one short stall per hard limit's worth of commits.
     sqlite3_wal_hook(
         writer_->raw(),
-        [](void* self, sqlite3* db, const char* name, int frames) {
+        [](void* self, sqlite3*, const char*, int frames) {
           auto* store = static_cast<SqliteStore*>(self);
-          if (frames < store->wal_frames_) store->next_checkpoint_ = kCheckpointPages;  // restarted
-          store->wal_pages_ += frames >= store->wal_frames_ ? frames - store->wal_frames_ : frames;
-          store->wal_frames_ = frames;
-          if (frames >= kHardCheckpointPages) {
-            sqlite::DeferWalSync real_sync(false);  // the WAL must be on disk before it is copied
-            sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-          } else if (frames >= store->next_checkpoint_) {
-            // Once per step of growth, not after every commit: each checkpoint costs two
-            // fsyncs, and while the writer never pauses the WAL cannot restart anyway.
-            store->next_checkpoint_ = frames + kCheckpointStep;
-            std::lock_guard lock(store->mu_);
-            store->checkpoint_wanted_ = true;
-            store->checkpoint_cv_.notify_one();
-          }
+          store->on_wal_commit(frames);
           return SQLITE_OK;
         },
         this);
@@ -664,9 +651,12 @@ class SqliteStore final : public Store {
       fail_all(c, r.error());
       return;
     }
-    std::lock_guard lock(mu_);
-    sync_queue_.push_back(std::move(c));
-    sync_cv_.notify_one();
+    {
+      std::lock_guard lock(mu_);
+      sync_queue_.push_back(std::move(c));
+      sync_cv_.notify_one();
+    }
+    if (checkpoint_inline_) checkpoint_now();
   }
 
   // Orders per state move once per commit instead of with every order written.
@@ -702,6 +692,35 @@ class SqliteStore final : public Store {
       if (r) r = tl::unexpected(why);
     }
     complete(c, false);
+  }
+
+  // Writer thread, inside each commit (SQLite's WAL hook): decides what checkpoint comes next.
+  void on_wal_commit(int frames) {
+    if (frames < wal_frames_) next_checkpoint_ = options_.wal_checkpoint_pages;  // started over
+    wal_pages_ += frames >= wal_frames_ ? frames - wal_frames_ : frames;
+    wal_frames_ = frames;
+    if (frames < options_.wal_checkpoint_pages) return;
+    if (frames >= options_.wal_restart_pages) {
+      // Runs after the commit has reset its statements: an open read would block it.
+      checkpoint_inline_ = true;
+    } else if (frames >= next_checkpoint_) {
+      // Once per step of growth, not after every commit: each checkpoint costs two fsyncs.
+      next_checkpoint_ = frames + std::max(1, options_.wal_checkpoint_pages / 4);
+      std::lock_guard lock(mu_);
+      checkpoint_wanted_ = true;
+      checkpoint_cv_.notify_one();
+    }
+  }
+
+  // Writer thread, between transactions: copies the rest of the WAL so the next transaction
+  // can start it over. The WAL is fsynced before its frames reach the database.
+  void checkpoint_now() {
+    checkpoint_inline_ = false;
+    sqlite::DeferWalSync real_sync(false);
+    int frames = 0, backfilled = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(writer_->raw(), "main", SQLITE_CHECKPOINT_PASSIVE,
+                                             &frames, &backfilled);
+    if (options_.on_checkpoint) options_.on_checkpoint(frames, backfilled, rc);
   }
 
   void checkpoint_loop() {
@@ -772,7 +791,8 @@ class SqliteStore final : public Store {
   std::thread checkpoint_thread_;
   int wal_fd_;
   int wal_frames_ = 0;  // WAL size after the last commit (writer thread only)
-  int next_checkpoint_ = kCheckpointPages;  // WAL size that triggers the next one (writer only)
+  int next_checkpoint_ = 0;  // WAL size that triggers the next one (writer only)
+  bool checkpoint_inline_ = false;          // after this commit (writer only)
   int wal_pages_ = 0;   // appended by the current commit (writer thread only)
   int64_t page_size_ = 4096;
   Committed open_;            // the writer's open transaction (writer thread only)

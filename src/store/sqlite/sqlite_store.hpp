@@ -15,6 +15,11 @@ struct SqliteOptions {
   // The writer's WAL frames go to the kernel in one write per commit (sqlite/wal_vfs.hpp);
   // false writes them the way SQLite does by default (two system calls per page).
   bool buffered_wal = true;
+  // WAL size in pages past which the checkpointer thread copies it into the database (again
+  // after each quarter of this much growth), and past which the writer finishes that copy
+  // itself so the WAL starts over: the file never grows much beyond the hard limit.
+  int wal_checkpoint_pages = 16000;
+  int wal_restart_pages = 64000;
   // Observes each commit: units of work it carried, bytes it appended to the WAL, and how long
   // it took until durable.
   std::function<void(int batch, int64_t wal_bytes, double seconds, bool ok)> on_commit;
