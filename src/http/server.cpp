@@ -49,8 +49,9 @@ class BeastServer final : public HttpServer {
       : options_(std::move(options)),
         handler_(handler),
         ioc_(options_.threads),
-        acceptor_(ioc_),
-        signals_(ioc_, SIGINT, SIGTERM) {}
+        control_(asio::make_strand(ioc_)),
+        acceptor_(control_),
+        signals_(control_, SIGINT, SIGTERM) {}
 
   core::Result<void> listen() {
     beast::error_code ec;
@@ -76,7 +77,7 @@ class BeastServer final : public HttpServer {
     signals_.async_wait([this](const beast::error_code& ec, int) {
       if (!ec) begin_drain();
     });
-    asio::co_spawn(ioc_, accept_loop(), asio::detached);
+    asio::co_spawn(control_, accept_loop(), asio::detached);
     std::vector<std::thread> threads;
     for (int i = 1; i < options_.threads; ++i) threads.emplace_back([this] { ioc_.run(); });
     ioc_.run();
@@ -84,7 +85,7 @@ class BeastServer final : public HttpServer {
   }
 
   void stop() override {
-    asio::post(ioc_, [this] { begin_drain(); });
+    asio::post(control_, [this] { begin_drain(); });
   }
 
  private:
@@ -224,7 +225,7 @@ class BeastServer final : public HttpServer {
   }
 
   void wait_drained() {
-    auto timer = std::make_shared<asio::steady_timer>(ioc_, std::chrono::milliseconds(20));
+    auto timer = std::make_shared<asio::steady_timer>(control_, std::chrono::milliseconds(20));
     timer->async_wait([this, timer](const beast::error_code&) {
       std::size_t left;
       {
@@ -243,6 +244,9 @@ class BeastServer final : public HttpServer {
   ServerOptions options_;
   HttpHandler& handler_;
   asio::io_context ioc_;
+  // The acceptor, the signals and the drain run on one strand: the acceptor is not safe to
+  // close from one thread while another starts the next accept on it.
+  asio::strand<asio::io_context::executor_type> control_;
   tcp::acceptor acceptor_;
   asio::signal_set signals_;
   uint16_t port_ = 0;

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -199,6 +200,31 @@ TEST_F(Gateway, LockedDatabaseFailsSoTheProviderRetries) {
   EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM orders WHERE state = 'PAID'"), 1);
   EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM inbox"), 1);
   EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox"), 1);
+}
+
+// SIGTERM while new connections keep arriving: the accept loop and the drain that closes the
+// acceptor must not race (they did: an accept started on a closed acceptor crashed the stop).
+TEST_F(Gateway, StopWhileConnectionsArriveExitsCleanly) {
+  for (int round = 0; round < 25; ++round) {
+    start();
+    std::atomic<bool> done{false};
+    std::thread dialer([&] {
+      while (!done) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<uint16_t>(port_));
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        (void)::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+        ::close(fd);
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 + 5 * round));
+    const int rc = stop(SIGTERM);
+    done = true;
+    dialer.join();
+    ASSERT_EQ(rc, 0) << "round " << round << ": " << slurp(dir_ / "server.log");
+  }
 }
 
 // SIGTERM under load: the gateway stops accepting, answers what is in flight, closes the store
