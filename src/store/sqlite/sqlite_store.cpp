@@ -705,7 +705,7 @@ class SqliteStore final : public Store {
       checkpoint_inline_ = true;
     } else if (frames >= next_checkpoint_) {
       // Once per step of growth, not after every commit: each checkpoint costs two fsyncs.
-      next_checkpoint_ = frames + std::max(1, options_.wal_checkpoint_pages / 4);
+      next_checkpoint_ = frames + options_.wal_checkpoint_pages;
       std::lock_guard lock(mu_);
       checkpoint_wanted_ = true;
       checkpoint_cv_.notify_one();

@@ -16,8 +16,8 @@ struct SqliteOptions {
   // false writes them the way SQLite does by default (two system calls per page).
   bool buffered_wal = true;
   // WAL size in pages past which the checkpointer thread copies it into the database (again
-  // after each quarter of this much growth), and past which the writer finishes that copy
-  // itself so the WAL starts over: the file never grows much beyond the hard limit.
+  // after each as much growth), and past which the writer finishes that copy itself so the WAL
+  // starts over: the file never grows much beyond the second limit.
   int wal_checkpoint_pages = 16000;
   int wal_restart_pages = 64000;
   // Observes each commit: units of work it carried, bytes it appended to the WAL, and how long
