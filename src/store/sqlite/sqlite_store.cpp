@@ -325,7 +325,6 @@ struct Committed {
   int64_t wal_bytes = 0;  // appended to the WAL by the commit
 };
 
-
 class SqliteStore final : public Store {
  public:
   SqliteStore(SqliteOptions options, std::unique_ptr<Db> writer, std::unique_ptr<Db> reader,
