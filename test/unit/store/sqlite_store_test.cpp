@@ -15,6 +15,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The orders table as schema versions 1 and 2 created it.
+constexpr const char* kOldOrdersTable =
+    "CREATE TABLE orders (merchant TEXT NOT NULL, out_trade_no TEXT NOT NULL, amount INTEGER "
+    "NOT NULL, currency TEXT NOT NULL, description TEXT NOT NULL, expires_at INTEGER, state "
+    "TEXT NOT NULL, refunded INTEGER NOT NULL DEFAULT 0, provider TEXT NOT NULL DEFAULT '', "
+    "transaction_id TEXT NOT NULL DEFAULT '', paid_at TEXT NOT NULL DEFAULT '', created_at_ms "
+    "INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL, PRIMARY KEY (merchant, out_trade_no)) "
+    "WITHOUT ROWID;";
+
 class SqliteStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -48,10 +57,14 @@ class SqliteStoreTest : public ::testing::Test {
     return o;
   }
 
-  static void run(store::Store& s, store::Work work) {
+  // One unit of work, waited for; its result.
+  static core::Result<void> attempt(store::Store& s, store::Work work) {
     std::promise<core::Result<void>> done;
     s.submit(std::move(work), [&](core::Result<void> r) { done.set_value(r); });
-    auto r = done.get_future().get();
+    return done.get_future().get();
+  }
+  static void run(store::Store& s, store::Work work) {
+    auto r = attempt(s, std::move(work));
     ASSERT_TRUE(r) << r.error().detail;
   }
 
@@ -125,13 +138,9 @@ TEST_F(SqliteStoreTest, UpdateFromAStateTheOrderIsNotInIsAConflict) {
   run(**s, [](store::Tx& tx) -> core::Result<void> {
     return tx.insert_order(order("a", core::OrderState::kPending)).map([](bool) {});
   });
-  std::promise<core::Result<void>> done;
-  (*s)->submit(
-      [](store::Tx& tx) -> core::Result<void> {
-        return tx.update_order(order("a", core::OrderState::kRefunded), core::OrderState::kPaid);
-      },
-      [&](core::Result<void> r) { done.set_value(r); });
-  auto r = done.get_future().get();
+  auto r = attempt(**s, [](store::Tx& tx) -> core::Result<void> {
+    return tx.update_order(order("a", core::OrderState::kRefunded), core::OrderState::kPaid);
+  });
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, core::ErrorCode::kConflict);
   auto c = (*s)->counts();
@@ -147,18 +156,13 @@ TEST_F(SqliteStoreTest, RolledBackWorkLeavesCountsUnchanged) {
   run(**s, [](store::Tx& tx) -> core::Result<void> {
     return tx.insert_order(order("a", core::OrderState::kPending)).map([](bool) {});
   });
-  std::promise<core::Result<void>> done;
-  (*s)->submit(
-      [](store::Tx& tx) -> core::Result<void> {
-        if (auto r = tx.update_order(order("a", core::OrderState::kPaid),
-                                     core::OrderState::kPending);
-            !r) {
-          return r;
-        }
-        return tl::unexpected(core::Error{core::ErrorCode::kInternal, "abandon"});
-      },
-      [&](core::Result<void> r) { done.set_value(r); });
-  EXPECT_FALSE(done.get_future().get());
+  EXPECT_FALSE(attempt(**s, [](store::Tx& tx) -> core::Result<void> {
+    if (auto r = tx.update_order(order("a", core::OrderState::kPaid), core::OrderState::kPending);
+        !r) {
+      return r;
+    }
+    return tl::unexpected(core::Error{core::ErrorCode::kInternal, "abandon"});
+  }));
   auto c = (*s)->counts();
   ASSERT_TRUE(c);
   EXPECT_EQ(c->orders_by_state["PENDING"], 1);
@@ -169,12 +173,7 @@ TEST_F(SqliteStoreTest, RolledBackWorkLeavesCountsUnchanged) {
 TEST_F(SqliteStoreTest, VersionOneDatabaseIsMigratedWithItsCounts) {
   // The version 1 layout: counts came from an index on orders(state).
   exec(path_,
-       "CREATE TABLE orders (merchant TEXT NOT NULL, out_trade_no TEXT NOT NULL, amount INTEGER "
-       "NOT NULL, currency TEXT NOT NULL, description TEXT NOT NULL, expires_at INTEGER, state "
-       "TEXT NOT NULL, refunded INTEGER NOT NULL DEFAULT 0, provider TEXT NOT NULL DEFAULT '', "
-       "transaction_id TEXT NOT NULL DEFAULT '', paid_at TEXT NOT NULL DEFAULT '', created_at_ms "
-       "INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL, PRIMARY KEY (merchant, out_trade_no)) "
-       "WITHOUT ROWID;"
+       std::string(kOldOrdersTable) +
        "CREATE INDEX orders_state ON orders(state);"
        "INSERT INTO orders (merchant, out_trade_no, amount, currency, description, state, "
        "created_at_ms, updated_at_ms) VALUES ('m1', 'a', 1, 'CNY', '', 'PAID', 0, 0), "
@@ -205,12 +204,7 @@ TEST_F(SqliteStoreTest, VersionOneDatabaseIsMigratedWithItsCounts) {
 TEST_F(SqliteStoreTest, VersionTwoTriggersAreDroppedAndCountsRecounted) {
   // Version 2 kept order_counts with triggers; here they are stale on purpose.
   exec(path_,
-       "CREATE TABLE orders (merchant TEXT NOT NULL, out_trade_no TEXT NOT NULL, amount INTEGER "
-       "NOT NULL, currency TEXT NOT NULL, description TEXT NOT NULL, expires_at INTEGER, state "
-       "TEXT NOT NULL, refunded INTEGER NOT NULL DEFAULT 0, provider TEXT NOT NULL DEFAULT '', "
-       "transaction_id TEXT NOT NULL DEFAULT '', paid_at TEXT NOT NULL DEFAULT '', created_at_ms "
-       "INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL, PRIMARY KEY (merchant, out_trade_no)) "
-       "WITHOUT ROWID;"
+       std::string(kOldOrdersTable) +
        "CREATE TABLE order_counts (state TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
        "INSERT INTO orders (merchant, out_trade_no, amount, currency, description, state, "
        "created_at_ms, updated_at_ms) VALUES ('m1', 'a', 1, 'CNY', '', 'PAID', 0, 0), "
