@@ -48,8 +48,8 @@ class BeastServer final : public HttpServer {
   BeastServer(ServerOptions options, HttpHandler& handler)
       : options_(std::move(options)),
         handler_(handler),
-        ioc_(options_.threads),
-        control_(asio::make_strand(ioc_)),
+        contexts_(make_contexts(std::max(1, options_.threads))),
+        control_(asio::make_strand(*contexts_.front())),
         acceptor_(control_),
         signals_(control_, SIGINT, SIGTERM) {}
 
@@ -78,9 +78,13 @@ class BeastServer final : public HttpServer {
       if (!ec) begin_drain();
     });
     asio::co_spawn(control_, accept_loop(), asio::detached);
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> busy;
+    for (auto& ctx : contexts_) busy.push_back(asio::make_work_guard(*ctx));
     std::vector<std::thread> threads;
-    for (int i = 1; i < options_.threads; ++i) threads.emplace_back([this] { ioc_.run(); });
-    ioc_.run();
+    for (std::size_t i = 1; i < contexts_.size(); ++i) {
+      threads.emplace_back([ctx = contexts_[i].get()] { ctx->run(); });
+    }
+    contexts_.front()->run();
     for (auto& t : threads) t.join();
   }
 
@@ -91,7 +95,9 @@ class BeastServer final : public HttpServer {
  private:
   asio::awaitable<void> accept_loop() {
     for (;;) {
-      auto [ec, sock] = co_await acceptor_.async_accept(asio::make_strand(ioc_), kTuple);
+      // Each connection lives on one thread's context: no strands, no locks between threads.
+      auto& ctx = *contexts_[next_context_++ % contexts_.size()];
+      auto [ec, sock] = co_await acceptor_.async_accept(ctx, kTuple);
       if (ec) {
         if (!acceptor_.is_open()) co_return;
         continue;
@@ -233,7 +239,7 @@ class BeastServer final : public HttpServer {
         left = conns_.size();
       }
       if (left == 0 || std::chrono::steady_clock::now() > drain_deadline_) {
-        ioc_.stop();
+        for (auto& ctx : contexts_) ctx->stop();
         return;
       }
       close_idle();
@@ -243,7 +249,14 @@ class BeastServer final : public HttpServer {
 
   ServerOptions options_;
   HttpHandler& handler_;
-  asio::io_context ioc_;
+  static std::vector<std::unique_ptr<asio::io_context>> make_contexts(int n) {
+    std::vector<std::unique_ptr<asio::io_context>> out;
+    for (int i = 0; i < n; ++i) out.push_back(std::make_unique<asio::io_context>(1));
+    return out;
+  }
+
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;  // one per I/O thread
+  std::size_t next_context_ = 0;  // accept loop only
   // The acceptor, the signals and the drain run on one strand: the acceptor is not safe to
   // close from one thread while another starts the next accept on it.
   asio::strand<asio::io_context::executor_type> control_;
