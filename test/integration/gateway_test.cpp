@@ -241,6 +241,17 @@ TEST_F(Gateway, DrainUnderLoadLosesNothing) {
   EXPECT_EQ(stop(SIGTERM), 0) << slurp(dir_ / "server.log");
   // The drain really happened mid-load.
   EXPECT_LT(scalar(db(), "SELECT COUNT(*) FROM inbox"), kOrders);
+  // Every applied callback left its log line.
+  {
+    const std::string log = slurp(dir_ / "server.log");
+    int64_t applied_lines = 0;
+    for (auto p = log.find("\"outcome\":\"applied\""); p != std::string::npos;
+         p = log.find("\"outcome\":\"applied\"", p + 1)) {
+      ++applied_lines;
+    }
+    EXPECT_EQ(applied_lines, scalar(db(), "SELECT COUNT(*) FROM inbox"));
+    EXPECT_NE(log.find("\"msg\":\"stopped\""), std::string::npos);
+  }
   start();
   EXPECT_EQ(wait_exit(sim), 0) << slurp(dir_ / "sim.log");
   EXPECT_EQ(stop(SIGTERM), 0);
