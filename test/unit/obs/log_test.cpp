@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 class LogTest : public ::testing::Test {
  protected:
   void SetUp() override {
-      path_ = fs::temp_directory_path() / ("paygate-log-" + std::to_string(::getpid()));
+    path_ = fs::temp_directory_path() / ("paygate-log-" + std::to_string(::getpid()));
     const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     ASSERT_GE(fd, 0);
     saved_ = ::dup(STDERR_FILENO);
@@ -28,7 +28,7 @@ class LogTest : public ::testing::Test {
     ::close(fd);
   }
   void TearDown() override {
-      ::dup2(saved_, STDERR_FILENO);
+    ::dup2(saved_, STDERR_FILENO);
     ::close(saved_);
     fs::remove(path_);
   }
