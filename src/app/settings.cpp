@@ -269,7 +269,7 @@ WebhookSettings webhook_settings(const Reader& r, const toml::table& t) {
   w.worker.retry.min_span = std::chrono::seconds(
       r.integer(t, where, "retry_window_seconds", 86400, 0, 30 * 86400));
   w.worker.poll = std::chrono::milliseconds(r.integer(t, where, "poll_ms", 100, 10, 60000));
-  w.worker.busy_rate =
+  w.worker.pacing.rate =
       static_cast<double>(r.integer(t, where, "busy_deliveries_per_second", 100, 1, 1000000));
   return w;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <ctime>
+#include <limits>
 
 namespace paygate::webhooks {
 
@@ -92,6 +93,25 @@ void CircuitBreaker::on_failure(int64_t now_ms) {
     open_until_ms_ = now_ms + cool;
     ++trips_;
   }
+}
+
+bool BusyPacer::busy(std::size_t backlog, int64_t now_ms) {
+  if (backlog >= o_.backlog) {
+    if (now_ms >= held_until_ms_) {  // a new hold starts with a tenth of a second's worth
+      tokens_ = std::max(1.0, o_.rate / 10);
+      tokens_at_ms_ = now_ms;
+    }
+    held_until_ms_ = now_ms + o_.hold.count();
+  }
+  return now_ms < held_until_ms_;
+}
+
+int BusyPacer::budget(int64_t now_ms) {
+  if (now_ms >= held_until_ms_) return std::numeric_limits<int>::max();
+  tokens_ = std::min(tokens_ + o_.rate * static_cast<double>(now_ms - tokens_at_ms_) / 1000.0,
+                     std::max(1.0, o_.rate / 10));
+  tokens_at_ms_ = now_ms;
+  return static_cast<int>(tokens_);
 }
 
 }  // namespace paygate::webhooks

@@ -1,4 +1,5 @@
 #pragma once
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -71,6 +72,35 @@ class CircuitBreaker {
   int failures_ = 0;
   int trips_ = 0;
   int64_t open_until_ms_ = 0;
+};
+
+// Callbacks first. Once `backlog` store units are waiting (callbacks queued behind commits:
+// the machine is saturated), new attempts are held to `rate` per second, and stay held until
+// the queue has been below the mark for `hold`: a queue that dips for a moment must not let a
+// full-speed burst of delivery work in between the callbacks. Below the mark delivery is
+// unpaced, so at ordinary load it keeps up with the events it is given.
+class BusyPacer {
+ public:
+  struct Options {
+    std::size_t backlog = 16;
+    double rate = 100;
+    Millis hold{1000};
+  };
+  BusyPacer() = default;
+  explicit BusyPacer(Options o) : o_(o) {}
+
+  // Records the store's queue as seen at `now_ms`; true while delivery is held.
+  bool busy(std::size_t backlog, int64_t now_ms);
+  // Attempts that may start now: unbounded when not busy, else the tokens earned at `rate`
+  // (a tenth of a second's worth at most, so a long wait does not become a burst).
+  int budget(int64_t now_ms);
+  void spend(int attempts) { tokens_ = std::max(0.0, tokens_ - attempts); }
+
+ private:
+  Options o_;
+  int64_t held_until_ms_ = 0;
+  double tokens_ = 0;
+  int64_t tokens_at_ms_ = 0;
 };
 
 }  // namespace paygate::webhooks

@@ -47,6 +47,7 @@ DeliveryWorker::DeliveryWorker(store::Store& store, Transport& transport,
       endpoints_(std::move(endpoints)),
       o_(std::move(options)),
       rng_(std::random_device{}()),
+      pacer_(o_.pacing),
       attempts_(registry.counter("paygate_webhook_attempts_total",
                                  "Merchant webhook delivery attempts by endpoint and outcome.",
                                  {"endpoint", "outcome"})),
@@ -152,7 +153,7 @@ void DeliveryWorker::run() {
     dispatch();
     // Callbacks waiting on the store: one store unit per poll interval at most.
     const int64_t now = clock_.now_ms();
-    const bool busy = store_.backlog() >= o_.busy_backlog;
+    const bool busy = pacer_.busy(store_.backlog(), now);
     if (busy && !woken && now - last_cycle_ms < o_.poll.count()) {
       more = false;
       continue;
@@ -244,18 +245,10 @@ void DeliveryWorker::dispatch() {
 
 bool DeliveryWorker::cycle(bool final) {
   const int64_t now = clock_.now_ms();
-  const bool busy = store_.backlog() >= o_.busy_backlog;
-  int budget = std::numeric_limits<int>::max();
+  const bool busy = pacer_.busy(store_.backlog(), now);
+  int budget = pacer_.budget(now);
   int route_batch = o_.route_batch;
-  if (busy) {
-    tokens_ = std::min(tokens_ + o_.busy_rate * static_cast<double>(now - tokens_at_ms_) / 1000.0,
-                       std::max(1.0, o_.busy_rate / 10));
-    budget = static_cast<int>(tokens_);
-    route_batch = std::min(route_batch, std::max(budget, 16));
-  } else {
-    tokens_ = std::max(1.0, o_.busy_rate / 10);
-  }
-  tokens_at_ms_ = now;
+  if (busy) route_batch = std::min(route_batch, std::max(budget, 16));
 
   // Claimed but not started: back to the store when stopping or when the endpoint is off.
   std::vector<int64_t> release;
@@ -364,7 +357,7 @@ bool DeliveryWorker::cycle(bool final) {
     return false;
   }
   if (claimed->routed > 0) routed_.inc({}, claimed->routed);
-  if (busy) tokens_ = std::max(0.0, tokens_ - static_cast<double>(claimed->deliveries.size()));
+  pacer_.spend(static_cast<int>(claimed->deliveries.size()));
   for (const auto& ep : endpoints_) {
     auto& rt = runtime_[ep.id];
     rt.disabled = std::find(claimed->disabled.begin(), claimed->disabled.end(), ep.id) !=

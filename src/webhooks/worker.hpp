@@ -36,10 +36,7 @@ struct WorkerOptions {
   CircuitBreaker::Options breaker;
   std::chrono::milliseconds poll{100};  // how often due work is looked for when idle
   int route_batch = 500;                // outbox events fanned out per store unit
-  // Callbacks first: while this many units wait on the store, delivery slows to `busy_rate`
-  // new attempts per second so it cannot take the writer or the CPU from callback handling.
-  std::size_t busy_backlog = 4;
-  double busy_rate = 100;
+  BusyPacer::Options pacing;  // callbacks first: see BusyPacer
 };
 
 // The webhook body: {"type","timestamp","id","data"} in the Standard Webhooks shape, built
@@ -103,8 +100,7 @@ class DeliveryWorker {
   std::map<std::string, const Endpoint*> by_id_;
   WorkerOptions o_;
   std::mt19937_64 rng_;
-  double tokens_ = 0;                      // attempts allowed while the store is busy
-  int64_t tokens_at_ms_ = 0;
+  BusyPacer pacer_;
   int64_t last_failure_log_ms_ = 0;
   int64_t failed_cycles_ = 0;
 

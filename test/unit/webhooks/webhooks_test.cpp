@@ -1,10 +1,12 @@
 #include <arpa/inet.h>
+
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <future>
+#include <limits>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -388,6 +390,41 @@ TEST(CurlTransport, TimeoutIsReported) {
   auto c = webhooks::classify(r.status, r.error, r.timed_out, r.retry_after, 0);
   EXPECT_EQ(c.outcome, webhooks::Outcome::kRetry);
   EXPECT_EQ(c.reason, "timeout");
+}
+
+TEST(BusyPacer, UnpacedBelowTheMark) {
+  webhooks::BusyPacer p({16, 100, 1000ms});
+  for (int64_t t = 0; t < 5000; t += 100) {
+    EXPECT_FALSE(p.busy(15, t));
+    EXPECT_EQ(p.budget(t), std::numeric_limits<int>::max());
+  }
+}
+
+TEST(BusyPacer, HoldsTheRateUntilTheQueueStaysLow) {
+  webhooks::BusyPacer p({16, 100, 1000ms});
+  ASSERT_TRUE(p.busy(16, 10'000));
+  EXPECT_EQ(p.budget(10'000), 10);  // a tenth of a second's worth to start with
+  p.spend(10);
+  EXPECT_EQ(p.budget(10'000), 0);
+  EXPECT_TRUE(p.busy(0, 10'050));  // a dip does not end the hold
+  EXPECT_EQ(p.budget(10'050), 5);  // 100/s for 50 ms
+  p.spend(5);
+  EXPECT_TRUE(p.busy(20, 10'900));  // seen busy again: held until 11,900
+  EXPECT_EQ(p.budget(10'900), 10);  // tokens never pile up beyond the cap
+  p.spend(3);
+  EXPECT_TRUE(p.busy(0, 11'899));
+  EXPECT_EQ(p.budget(11'899), 10);
+  EXPECT_FALSE(p.busy(0, 11'900));
+  EXPECT_EQ(p.budget(11'900), std::numeric_limits<int>::max());
+}
+
+TEST(BusyPacer, SpendingMoreThanEarnedNeverGoesNegative) {
+  webhooks::BusyPacer p({4, 20, 500ms});
+  ASSERT_TRUE(p.busy(4, 0));
+  EXPECT_EQ(p.budget(0), 2);
+  p.spend(50);
+  EXPECT_EQ(p.budget(0), 0);
+  EXPECT_EQ(p.budget(100), 2);  // 20/s for 100 ms, from zero
 }
 
 }  // namespace
