@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <future>
-#include <limits>
 
 #include "core/json_out.hpp"
 #include "crypto/random.hpp"
