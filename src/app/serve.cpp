@@ -1,5 +1,6 @@
 #include "app/serve.hpp"
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -26,6 +27,10 @@ int serve(const std::string& config_path, bool verify_only, const std::string& p
   obs::Metrics metrics(registry);
 
   std::unique_ptr<store::Store> store;
+  // A failed WAL sync stops the gateway: nothing more is acknowledged, and the supervisor's
+  // restart lets SQLite recover from what is really on disk.
+  std::atomic<http::HttpServer*> running{nullptr};
+  std::atomic<bool> store_failed{false};
   if (!verify_only) {
     store::SqliteOptions so;
     so.path = settings->sqlite_path;
@@ -37,6 +42,13 @@ int serve(const std::string& config_path, bool verify_only, const std::string& p
     };
     so.on_checkpoint = [&metrics](int frames, int backfilled, int rc) {
       metrics.checkpoints.inc({rc != 0 ? "busy" : frames == backfilled ? "complete" : "partial"});
+    };
+    so.on_fatal = [&running, &store_failed](const core::Error& e) {
+      store_failed = true;
+      obs::Log(obs::Level::kError, "store failed")
+          .str("error", e.detail)
+          .str("action", "answering 500 to everything, stopping; restart to recover");
+      if (auto* s = running.load()) s->stop();
     };
     auto opened = store::open_sqlite_store(std::move(so));
     if (!opened) {
@@ -140,7 +152,10 @@ int serve(const std::string& config_path, bool verify_only, const std::string& p
       .num("port", port)
       .str("store", verify_only ? "off (verify-only)" : settings->sqlite_path);
   if (worker) worker->start();
+  running = server->get();
+  if (store_failed) (*server)->stop();  // failed before the server was known
   (*server)->run();
+  running = nullptr;
   if (worker) {
     // Attempts still running after the grace keep their lease and are sent again after restart.
     worker->stop(std::min(opts.drain_timeout, std::chrono::milliseconds(5000)));
@@ -148,6 +163,10 @@ int serve(const std::string& config_path, bool verify_only, const std::string& p
     worker.reset();
   }
   if (store) store->close();
+  if (store_failed) {
+    obs::Log(obs::Level::kError, "stopped after a store failure").num("exit_code", kExitStoreFailed);
+    return kExitStoreFailed;
+  }
   obs::Log(obs::Level::kInfo, "stopped");
   return 0;
 }

@@ -275,10 +275,10 @@ void Api::browser_return(HttpRequest& req, const std::vector<std::string>& seg,
     r.headers.emplace_back("Location", url + (url.find('?') == std::string::npos ? "?" : "&") +
                                            "out_trade_no=" + url_escape(*otn) +
                                            "&state=" + state);
-    return respond(std::move(r));
+    return answer_durable(respond, std::move(r));
   }
   // The asynchronous notification decides; this page only shows what is stored now.
-  respond(page(200, "Order " + *otn + ": " + state));
+  answer_durable(respond, page(200, "Order " + *otn + ": " + state));
 }
 
 void Api::wechat_mp(HttpRequest& req, const std::vector<std::string>& seg, Respond& respond) {
@@ -377,7 +377,7 @@ void Api::get_order(const std::vector<std::string>& seg, const std::string& call
   auto d = store_->order_details(seg[2], seg[3]);
   if (!d) return respond(error_response(d.error()));
   if (!*d) return respond(error_response(ErrorCode::kNotFound, "no such order"));
-  respond(json_response(200, pipeline::order_to_json(**d)));
+  answer_durable(respond, json_response(200, pipeline::order_to_json(**d)));
 }
 
 void Api::list_anomalies(const std::string& caller, Respond& respond) {
@@ -392,7 +392,7 @@ void Api::list_anomalies(const std::string& caller, Respond& respond) {
     body += pipeline::inbox_to_json((*list)[i]);
   }
   body += "]}";
-  respond(json_response(200, std::move(body)));
+  answer_durable(respond, json_response(200, std::move(body)));
 }
 
 void Api::redrive(const std::vector<std::string>& seg, const std::string& caller,
@@ -433,6 +433,14 @@ void Api::redrive(const std::vector<std::string>& seg, const std::string& caller
       j["detail"] = r->detail;
     }
     respond(json_response(200, j.dump()));
+  });
+}
+
+void Api::answer_durable(const Respond& respond, HttpResponse r) const {
+  if (store_ == nullptr) return respond(std::move(r));
+  store_->when_durable([respond, r = std::move(r)](core::Result<void> durable) mutable {
+    if (!durable) return respond(error_response(durable.error()));
+    respond(std::move(r));
   });
 }
 

@@ -65,6 +65,9 @@ class Api final : public HttpHandler {
   void list_anomalies(const std::string& caller, Respond& respond);
   void redrive(const std::vector<std::string>& seg, const std::string& caller, Respond& respond);
   void ready(Respond& respond);
+  // Sends `r`, built from a read, once everything the read could see is durable (503 if the
+  // store fails first): a merchant never acts on a payment a power cut could still erase.
+  void answer_durable(const Respond& respond, HttpResponse r) const;
   // Merchant webhooks (events_api.cpp).
   void list_events(const HttpRequest& req, const std::string& caller, Respond& respond);
   void get_event(const std::vector<std::string>& seg, const std::string& caller, Respond& respond);

@@ -134,7 +134,7 @@ void Api::list_events(const HttpRequest& req, const std::string& caller, Respond
     j.null("next_before");
   }
   j.end_object();
-  respond(json_response(200, j.take()));
+  answer_durable(respond, json_response(200, j.take()));
 }
 
 // The caller's event named by the path, or an answer already sent.
@@ -184,7 +184,7 @@ void Api::get_event(const std::vector<std::string>& seg, const std::string& call
         .end_object();
   }
   j.end_array().end_object();
-  respond(json_response(200, j.take()));
+  answer_durable(respond, json_response(200, j.take()));
 }
 
 void Api::replay_event(const std::vector<std::string>& seg, const std::string& caller,
@@ -256,7 +256,7 @@ void Api::list_endpoints(const std::string& caller, Respond& respond) {
     j.end_object();
   }
   j.end_array().end_object();
-  respond(json_response(200, j.take()));
+  answer_durable(respond, json_response(200, j.take()));
 }
 
 void Api::replay_endpoint(const HttpRequest& req, const std::vector<std::string>& seg,
@@ -307,7 +307,7 @@ void Api::set_endpoint_enabled(const std::vector<std::string>& seg, const std::s
                    if (st.enabled && config_.wake_deliveries) config_.wake_deliveries();
                    core::JsonOut j;
                    j.begin_object().str("id", st.endpoint).boolean("enabled", st.enabled).end_object();
-                   respond(json_response(200, j.take()));
+                   answer_durable(respond, json_response(200, j.take()));
                  });
 }
 

@@ -212,6 +212,13 @@ class Store {
   [[nodiscard]] virtual core::Result<std::optional<EventDetails>> event_details(int64_t id) = 0;
   [[nodiscard]] virtual core::Result<std::vector<EndpointState>> endpoint_states() = 0;
 
+  // Runs `done` once everything committed before this call is durable (at once when it is),
+  // with an error when the store failed first. A read answered from within `done` shows only
+  // facts that survive a power cut. `done` may run on the store's thread.
+  virtual void when_durable(Done done) = 0;
+  // False once the store has failed for good (a failed sync): the process must restart.
+  virtual bool healthy() const { return true; }
+
   // Finishes queued work, then closes. Submissions after close fail with kStoreUnavailable.
   virtual void close() = 0;
 };

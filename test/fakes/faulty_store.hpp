@@ -46,6 +46,8 @@ class FaultyStore final : public store::Store {
   core::Result<std::vector<store::EndpointState>> endpoint_states() override {
     return inner_.endpoint_states();
   }
+  void when_durable(store::Done done) override { inner_.when_durable(std::move(done)); }
+  bool healthy() const override { return inner_.healthy(); }
   void close() override { inner_.close(); }
 
  private:

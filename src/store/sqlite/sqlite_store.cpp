@@ -323,7 +323,10 @@ struct Committed {
   std::vector<Result<void>> results;
   std::chrono::steady_clock::time_point started;
   int64_t wal_bytes = 0;  // appended to the WAL by the commit
+  int64_t seq = 0;        // the commit's number; durable once the syncer has passed it
 };
+
+int sync_with_fdatasync(int fd) { return ::fdatasync(fd) == 0 ? 0 : errno; }
 
 class SqliteStore final : public Store {
  public:
@@ -335,6 +338,7 @@ class SqliteStore final : public Store {
         checkpointer_(std::move(checkpointer)),
         wal_fd_(wal_fd),
         next_checkpoint_(options_.wal_checkpoint_pages) {
+    if (!options_.sync_wal) options_.sync_wal = sync_with_fdatasync;
     if (auto st = writer_->prepare("PRAGMA page_size"); st && (*st)->step() == SQLITE_ROW) {
       page_size_ = (*st)->i64(0);
     }
@@ -370,9 +374,12 @@ class SqliteStore final : public Store {
   ~SqliteStore() override { close(); }
 
   void submit(Work work, Done done) override {
+    core::Error refused{ErrorCode::kStoreUnavailable, "store is closed"};
     {
       std::lock_guard lock(mu_);
-      if (!closing_) {
+      if (failed_) {
+        refused = fatal_;
+      } else if (!closing_) {
         queued_.fetch_add(1, std::memory_order_relaxed);
         queue_.push_back(Pending{std::move(work), [this, done = std::move(done)](Result<void> r) {
                                    queued_.fetch_sub(1, std::memory_order_relaxed);
@@ -382,8 +389,25 @@ class SqliteStore final : public Store {
         return;
       }
     }
-    done(fail(ErrorCode::kStoreUnavailable, "store is closed"));
+    done(tl::unexpected(std::move(refused)));
   }
+
+  void when_durable(Done done) override {
+    Result<void> now;
+    {
+      std::lock_guard lock(mu_);
+      if (failed_) {
+        now = tl::unexpected(fatal_);
+      } else if (durable_seq_ < commit_seq_) {
+        // The commit being written may already be visible to readers: wait for it too.
+        durable_waiters_.emplace_back(commit_seq_, std::move(done));
+        return;
+      }
+    }
+    done(std::move(now));
+  }
+
+  bool healthy() const override { return !failed_flag_.load(std::memory_order_relaxed); }
 
   void close() override {
     {
@@ -405,6 +429,13 @@ class SqliteStore final : public Store {
       checkpoint_cv_.notify_one();
     }
     if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+    if (failed_flag_.load()) {
+      // Closing the last connection would checkpoint the WAL into the database: frames that
+      // may never have reached the disk. Leave the WAL for recovery at the next start.
+      for (Db* db : {writer_.get(), reader_.get(), checkpointer_.get()}) {
+        if (db) sqlite3_db_config(db->raw(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+      }
+    }
     checkpointer_.reset();
     if (wal_fd_ >= 0) ::close(wal_fd_);
     wal_fd_ = -1;
@@ -560,11 +591,30 @@ class SqliteStore final : public Store {
   void run() {
     std::vector<Pending> incoming;
     for (;;) {
+      std::optional<core::Error> failed;
+      bool closing = false;
       {
         std::unique_lock lock(mu_);
         cv_.wait(lock, [&] {
-          return closing_ || !queue_.empty() || (txn_active_ && !sync_busy_);
+          return closing_ || !queue_.empty() || (txn_active_ && (!sync_busy_ || failed_));
         });
+        closing = closing_;
+        if (failed_) {
+          failed = fatal_;
+          for (auto& p : queue_) incoming.push_back(std::move(p));
+          queue_.clear();
+        }
+      }
+      if (failed) {
+        // A sync failed: nothing more is written, every unit fails (the provider retries).
+        for (auto& p : incoming) p.done(tl::unexpected(*failed));
+        incoming.clear();
+        if (txn_active_) abort_open(*failed);
+        if (closing) return;
+        continue;
+      }
+      {
+        std::unique_lock lock(mu_);
         if (closing_ && queue_.empty() && !txn_active_) return;
         const std::size_t room =
             std::size_t(options_.max_batch) - std::min(open_.units.size(),
@@ -580,8 +630,12 @@ class SqliteStore final : public Store {
       bool commit_now = false;
       {
         std::lock_guard lock(mu_);
+        if (failed_) continue;  // the open transaction is abandoned at the top
         commit_now = txn_active_ && (!sync_busy_ || open_.units.size() >= std::size_t(options_.max_batch));
-        if (commit_now) sync_busy_ = true;
+        if (commit_now) {
+          sync_busy_ = true;
+          open_.seq = ++commit_seq_;  // before COMMIT: readers may see it as soon as it lands
+        }
       }
       if (commit_now) commit();
     }
@@ -647,7 +701,14 @@ class SqliteStore final : public Store {
     if (!r) {
       if (db.in_transaction()) (void)db.run("ROLLBACK");
       db.reset_all();
+      const int64_t seq = c.seq;
       fail_all(c, r.error());
+      // Nothing of it stands, but readers wait on its number: let the syncer pass it.
+      Committed marker;
+      marker.seq = seq;
+      std::lock_guard lock(mu_);
+      sync_queue_.push_back(std::move(marker));
+      sync_cv_.notify_one();
       return;
     }
     {
@@ -715,6 +776,7 @@ class SqliteStore final : public Store {
   // can start it over. The WAL is fsynced before its frames reach the database.
   void checkpoint_now() {
     checkpoint_inline_ = false;
+    if (failed_flag_.load()) return;
     sqlite::DeferWalSync real_sync(false);
     int frames = 0, backfilled = 0;
     const int rc = sqlite3_wal_checkpoint_v2(writer_->raw(), "main", SQLITE_CHECKPOINT_PASSIVE,
@@ -729,6 +791,7 @@ class SqliteStore final : public Store {
         checkpoint_cv_.wait(lock, [&] { return checkpoint_closing_ || checkpoint_wanted_; });
         if (checkpoint_closing_) return;
         checkpoint_wanted_ = false;
+        if (failed_) continue;  // never copy frames that may not be on disk
       }
       int frames = 0, backfilled = 0;
       const int rc = sqlite3_wal_checkpoint_v2(checkpointer_->raw(), "main",
@@ -737,34 +800,69 @@ class SqliteStore final : public Store {
     }
   }
 
-  // One fdatasync of the WAL covers every batch committed before it started.
+  // One fdatasync of the WAL covers every batch committed before it started. The first failed
+  // sync is final (see SqliteOptions::on_fatal): no later sync is trusted.
   void sync_loop() {
     std::vector<Committed> ready;
+    std::deque<std::pair<int64_t, Done>> waiters;
     for (;;) {
+      bool already_failed = false;
       {
         std::unique_lock lock(mu_);
         sync_cv_.wait(lock, [&] { return sync_closing_ || !sync_queue_.empty(); });
         if (sync_queue_.empty()) return;  // closing and drained
         ready.swap(sync_queue_);
+        already_failed = failed_;
       }
-      const bool durable = ::fdatasync(wal_fd_) == 0;
+      const int err = already_failed ? EIO : options_.sync_wal(wal_fd_);
+      bool newly_failed = false;
+      core::Error why;
       {
         std::lock_guard lock(mu_);
         sync_busy_ = false;
+        if (err != 0 && !failed_) {
+          failed_ = true;
+          failed_flag_.store(true);
+          fatal_ = core::Error{ErrorCode::kStoreUnavailable,
+                               std::string("fsync of the WAL failed (") + std::strerror(err) +
+                                   "); nothing since the last good sync is trusted"};
+          newly_failed = true;
+        }
+        if (err == 0) {
+          durable_seq_ = std::max(durable_seq_, ready.back().seq);
+          while (!durable_waiters_.empty() && durable_waiters_.front().first <= durable_seq_) {
+            waiters.push_back(std::move(durable_waiters_.front()));
+            durable_waiters_.pop_front();
+          }
+        } else {
+          why = fatal_;
+          for (auto& w : durable_waiters_) waiters.push_back(std::move(w));
+          durable_waiters_.clear();
+        }
         cv_.notify_one();
       }
       for (auto& c : ready) {
-        if (durable) {
+        if (err == 0) {
           complete(c, true);
         } else {
-          fail_all(c, core::Error{ErrorCode::kStoreUnavailable, "fsync of the WAL failed"});
+          fail_all(c, why);
         }
       }
       ready.clear();
+      for (auto& [seq, done] : waiters) {
+        if (err == 0) {
+          done({});
+        } else {
+          done(tl::unexpected(why));
+        }
+      }
+      waiters.clear();
+      if (newly_failed && options_.on_fatal) options_.on_fatal(why);
     }
   }
 
   void complete(Committed& c, bool ok) {
+    if (c.units.empty()) return;  // a failed commit's marker
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - c.started).count();
     if (options_.on_commit) {
@@ -801,6 +899,12 @@ class SqliteStore final : public Store {
   std::condition_variable sync_cv_;
   std::vector<Committed> sync_queue_;  // guarded by mu_
   bool sync_closing_ = false;
+  bool failed_ = false;        // a sync failed; guarded by mu_
+  std::atomic<bool> failed_flag_{false};  // the same, for lock-free checks
+  core::Error fatal_;          // why; guarded by mu_
+  int64_t commit_seq_ = 0;     // last commit started; guarded by mu_
+  int64_t durable_seq_ = 0;    // last commit synced; guarded by mu_
+  std::deque<std::pair<int64_t, Done>> durable_waiters_;  // guarded by mu_, by commit number
   std::thread syncer_;
 };
 

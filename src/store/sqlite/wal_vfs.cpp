@@ -24,6 +24,7 @@ thread_local bool t_defer_sync = false;
 std::atomic<int64_t> g_writes{0};
 std::atomic<int64_t> g_flushes{0};
 std::atomic<int64_t> g_deferred{0};
+std::atomic<int64_t> g_header_syncs{0};
 
 sqlite3_vfs* g_base = nullptr;  // the default VFS being wrapped
 sqlite3_vfs g_vfs{};
@@ -35,6 +36,7 @@ struct WalFile {
   sqlite3_file* real;
   std::string* buf;   // frames not yet written, starting at offset
   sqlite3_int64 offset;
+  bool header_unsynced;  // the WAL header was (re)written since the last real sync
 };
 
 sqlite3_file* real_of(sqlite3_file* f) { return reinterpret_cast<WalFile*>(f)->real; }
@@ -78,6 +80,7 @@ int wal_read(sqlite3_file* f, void* out, int n, sqlite3_int64 off) {
 int wal_write(sqlite3_file* f, const void* data, int n, sqlite3_int64 off) {
   auto* w = reinterpret_cast<WalFile*>(f);
   g_writes.fetch_add(1, std::memory_order_relaxed);
+  if (off == 0) w->header_unsynced = true;
   const auto* p = static_cast<const char*>(data);
   const auto end = w->offset + static_cast<sqlite3_int64>(w->buf->size());
   if (!w->buf->empty() && off >= w->offset && off + n <= end) {
@@ -98,9 +101,22 @@ int wal_truncate(sqlite3_file* f, sqlite3_int64 size) {
   return after_flush(f, [&](sqlite3_file* r) { return r->pMethods->xTruncate(r, size); });
 }
 
+// A deferred sync is only safe for frames: when SQLite starts the WAL over it writes a new
+// header (new salts) at offset 0 and syncs it before any frame follows, so that a power cut
+// can never leave new frames behind an old header, or old frames that match a header they
+// were not written under, to be replayed over newer database pages (SQLite ticket
+// ff5be73dee). That sync is always real; it comes once per WAL restart.
 int wal_sync(sqlite3_file* f, int flags) {
+  auto* w = reinterpret_cast<WalFile*>(f);
   return after_flush(f, [&](sqlite3_file* r) {
-    if (!t_defer_sync) return r->pMethods->xSync(r, flags);
+    if (!t_defer_sync || w->header_unsynced) {
+      const int rc = r->pMethods->xSync(r, flags);
+      if (rc == SQLITE_OK && w->header_unsynced) {
+        w->header_unsynced = false;
+        g_header_syncs.fetch_add(1, std::memory_order_relaxed);
+      }
+      return rc;
+    }
     g_deferred.fetch_add(1, std::memory_order_relaxed);
     return SQLITE_OK;
   });
@@ -149,6 +165,7 @@ int vfs_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, in
   w->real = reinterpret_cast<sqlite3_file*>(w + 1);
   w->buf = nullptr;
   w->offset = 0;
+  w->header_unsynced = false;
   w->base.pMethods = nullptr;
   const int rc = g_base->xOpen(g_base, name, w->real, flags, out_flags);
   if (rc != SQLITE_OK) {
@@ -224,7 +241,8 @@ DeferWalSync::~DeferWalSync() { t_defer_sync = previous_; }
 WalVfsStats wal_vfs_stats() {
   return WalVfsStats{g_writes.load(std::memory_order_relaxed),
                      g_flushes.load(std::memory_order_relaxed),
-                     g_deferred.load(std::memory_order_relaxed)};
+                     g_deferred.load(std::memory_order_relaxed),
+                     g_header_syncs.load(std::memory_order_relaxed)};
 }
 
 }  // namespace paygate::store::sqlite

@@ -23,7 +23,8 @@ bool register_wal_vfs();
 // leaves the fsync to the caller, who must fsync the WAL before acknowledging anything (the
 // store's syncer thread does). Checkpoints must not run under it: a checkpoint's sync of the
 // WAL has to be real before pages are copied into the database, so an inline checkpoint
-// inside a commit opens DeferWalSync(false) around itself.
+// inside a commit opens DeferWalSync(false) around itself. A sync right after the WAL header
+// was rewritten (a WAL restart) is always real.
 class DeferWalSync {
  public:
   explicit DeferWalSync(bool defer = true);
@@ -39,6 +40,7 @@ struct WalVfsStats {
   int64_t writes = 0;          // writes SQLite made to wrapped WAL files
   int64_t flushes = 0;         // writes that reached the kernel
   int64_t deferred_syncs = 0;  // commit syncs left to the caller
+  int64_t header_syncs = 0;    // real syncs of a rewritten WAL header (one per WAL restart)
 };
 WalVfsStats wal_vfs_stats();
 

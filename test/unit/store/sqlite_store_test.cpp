@@ -2,6 +2,12 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
 #include <filesystem>
 #include <future>
 #include <string>
@@ -62,6 +68,11 @@ class SqliteStoreTest : public ::testing::Test {
     std::promise<core::Result<void>> done;
     s.submit(std::move(work), [&](core::Result<void> r) { done.set_value(r); });
     return done.get_future().get();
+  }
+  static core::Result<void> insert_into(store::Store& s, const std::string& otn) {
+    return attempt(s, [otn](store::Tx& tx) -> core::Result<void> {
+      return tx.insert_order(order(otn, core::OrderState::kPending)).map([](bool) {});
+    });
   }
   static void run(store::Store& s, store::Work work) {
     auto r = attempt(s, std::move(work));
@@ -266,6 +277,108 @@ TEST_F(SqliteStoreTest, WalStartsOverUnderSustainedWritesInsteadOfGrowing) {
   (*s)->close();
   EXPECT_EQ(testing::scalar(path_, "SELECT COUNT(*) FROM inbox"), 5000);
   EXPECT_EQ(testing::text(path_, "PRAGMA integrity_check"), "ok");
+}
+
+// fsyncgate: after a failed fdatasync the kernel may have dropped the pages and cleared the
+// error, so a later "successful" sync proves nothing. The first failure is final.
+TEST_F(SqliteStoreTest, AFailedSyncFailsEveryUnitFromThenOnAndIsReportedOnce) {
+  std::atomic<int> syncs{0};
+  std::atomic<int> fatal{0};
+  store::SqliteOptions options{path_};
+  options.sync_wal = [&](int fd) {
+    // The third sync fails; later ones would succeed, as after a cleared writeback error.
+    return ++syncs == 3 ? EIO : (::fdatasync(fd) == 0 ? 0 : errno);
+  };
+  options.on_fatal = [&](const core::Error&) { ++fatal; };
+  auto s = store::open_sqlite_store(options);
+  ASSERT_TRUE(s) << s.error().detail;
+  auto insert = [&](const std::string& otn) {
+    return attempt(**s, [otn](store::Tx& tx) -> core::Result<void> {
+      return tx.insert_order(order(otn, core::OrderState::kPending)).map([](bool) {});
+    });
+  };
+  EXPECT_TRUE(insert("a"));
+  EXPECT_TRUE(insert("b"));
+  EXPECT_TRUE((*s)->healthy());
+  auto failed = insert("c");  // its sync fails
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, core::ErrorCode::kStoreUnavailable);
+  EXPECT_NE(failed.error().detail.find("fsync"), std::string::npos) << failed.error().detail;
+  EXPECT_FALSE((*s)->healthy());
+  // Nothing is acknowledged any more, though the disk would now say yes.
+  for (const char* otn : {"d", "e", "a"}) EXPECT_FALSE(insert(otn)) << otn;
+  std::promise<core::Result<void>> durable;
+  (*s)->when_durable([&](core::Result<void> r) { durable.set_value(r); });
+  EXPECT_FALSE(durable.get_future().get());
+  EXPECT_EQ(syncs.load(), 3);  // no sync after the failed one
+  EXPECT_EQ(fatal.load(), 1);
+  (*s)->close();
+  // A restart recovers from what is on disk: the acknowledged orders are there, none after.
+  auto again = store::open_sqlite_store({path_});
+  ASSERT_TRUE(again) << again.error().detail;
+  for (const char* otn : {"a", "b"}) {
+    auto d = (*again)->order_details("m1", otn);
+    ASSERT_TRUE(d);
+    EXPECT_TRUE(d->has_value()) << otn;
+  }
+  EXPECT_FALSE((*again)->order_details("m1", "d")->has_value());
+  EXPECT_TRUE(insert_into(**again, "f"));
+  (*again)->close();
+  EXPECT_EQ(testing::text(path_, "PRAGMA integrity_check"), "ok");
+}
+
+// A commit is visible to readers before its fsync; when_durable holds an answer back until it
+// is on disk.
+TEST_F(SqliteStoreTest, WhenDurableWaitsForTheSyncOfEverythingAReadCouldSee) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool hold = false, holding = false;
+  store::SqliteOptions options{path_};
+  options.sync_wal = [&](int fd) {
+    std::unique_lock lock(mu);
+    holding = hold;
+    cv.notify_all();
+    cv.wait(lock, [&] { return !hold; });
+    holding = false;
+    return ::fdatasync(fd) == 0 ? 0 : errno;
+  };
+  auto s = store::open_sqlite_store(options);
+  ASSERT_TRUE(s) << s.error().detail;
+  std::promise<core::Result<void>> nothing_pending;
+  (*s)->when_durable([&](core::Result<void> r) { nothing_pending.set_value(r); });
+  EXPECT_TRUE(nothing_pending.get_future().get());  // at once: nothing committed yet
+
+  {
+    std::lock_guard lock(mu);
+    hold = true;
+  }
+  std::promise<core::Result<void>> applied;
+  (*s)->submit([](store::Tx& tx) -> core::Result<void> {
+    return tx.insert_order(order("a", core::OrderState::kPending)).map([](bool) {});
+  }, [&](core::Result<void> r) { applied.set_value(r); });
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return holding; });  // committed, its sync not done
+  }
+  auto seen = (*s)->order_details("m1", "a");
+  ASSERT_TRUE(seen);
+  EXPECT_TRUE(seen->has_value());  // the reader connection already sees the commit
+  std::atomic<bool> answered{false};
+  std::promise<core::Result<void>> durable;
+  (*s)->when_durable([&](core::Result<void> r) {
+    answered = true;
+    durable.set_value(r);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(answered.load());
+  {
+    std::lock_guard lock(mu);
+    hold = false;
+  }
+  cv.notify_all();
+  EXPECT_TRUE(durable.get_future().get());
+  EXPECT_TRUE(applied.get_future().get());
+  (*s)->close();
 }
 
 TEST_F(SqliteStoreTest, NewerSchemaIsRefusedAndLeftAlone) {

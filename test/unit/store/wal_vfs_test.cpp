@@ -152,5 +152,29 @@ TEST_F(WalVfsTest, WithoutDeferWalSyncTheCommitSyncsItself) {
   EXPECT_EQ(testing::scalar(path_, count_sql()), 3);
 }
 
+TEST_F(WalVfsTest, AWalRestartSyncsItsNewHeaderForRealEvenWhenCommitSyncsAreDeferred) {
+  sqlite3* w = open_writer();
+  ASSERT_EQ(insert_rows(w, 0, 100, 300), SQLITE_OK);
+  // Another commit into the same WAL: nothing but the deferred commit sync.
+  auto before = sq::wal_vfs_stats();
+  ASSERT_EQ(insert_rows(w, 100, 100, 300), SQLITE_OK);
+  auto after = sq::wal_vfs_stats();
+  EXPECT_EQ(after.header_syncs, before.header_syncs);
+  EXPECT_EQ(after.deferred_syncs - before.deferred_syncs, 1);
+
+  // Everything copied into the database: the next write starts the WAL over at offset 0.
+  int frames = 0, backfilled = 0;
+  ASSERT_EQ(sqlite3_wal_checkpoint_v2(w, "main", SQLITE_CHECKPOINT_PASSIVE, &frames, &backfilled),
+            SQLITE_OK);
+  ASSERT_EQ(frames, backfilled);
+  before = sq::wal_vfs_stats();
+  ASSERT_EQ(insert_rows(w, 200, 10, 300), SQLITE_OK);
+  after = sq::wal_vfs_stats();
+  EXPECT_EQ(after.header_syncs - before.header_syncs, 1);  // the new header, synced first
+  EXPECT_EQ(after.deferred_syncs - before.deferred_syncs, 1);  // the frames, left to the store
+  sqlite3_close(w);
+  EXPECT_EQ(testing::scalar(path_, count_sql()), 210);
+}
+
 }  // namespace
 }  // namespace paygate
