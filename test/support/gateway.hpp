@@ -3,6 +3,7 @@
 // free loopback port, and helpers to call its API and run the simulator.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -45,11 +46,11 @@ class Gateway : public ::testing::Test {
     fs::remove_all(dir_);
     fs::remove(dir_.string() + ".init.log");
   }
-  void start() {
+  void start(const std::vector<std::string>& env = {}) {
     fs::remove(dir_ / "port");
     server_ = spawn({kBin, "serve", "--config", (dir_ / "paygate.toml").string(), "--port-file",
                      (dir_ / "port").string()},
-                    (dir_ / "server.log").string());
+                    (dir_ / "server.log").string(), {}, env);
     for (int i = 0; i < 200 && !fs::exists(dir_ / "port"); ++i) std::this_thread::sleep_for(25ms);
     ASSERT_TRUE(fs::exists(dir_ / "port")) << slurp(dir_ / "server.log");
   }
@@ -59,6 +60,20 @@ class Gateway : public ::testing::Test {
     int rc = wait_exit(server_);
     server_ = 0;
     return rc;
+  }
+  // Waits for the server to exit by itself; its exit code, or -1 after `timeout`.
+  int wait_stopped(std::chrono::milliseconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+      int status = 0;
+      const pid_t r = waitpid(server_, &status, WNOHANG);
+      if (r == server_) {
+        server_ = 0;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    return -1;
   }
   std::string url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(port_) + path;

@@ -13,9 +13,14 @@
 
 namespace paygate::testing {
 
-pid_t spawn(const std::vector<std::string>& args, const std::string& log, const std::string& out) {
+pid_t spawn(const std::vector<std::string>& args, const std::string& log, const std::string& out,
+            const std::vector<std::string>& env) {
   pid_t pid = fork();
   if (pid == 0) {
+    for (const auto& e : env) {
+      const auto eq = e.find('=');
+      if (eq != std::string::npos) ::setenv(e.substr(0, eq).c_str(), e.c_str() + eq + 1, 1);
+    }
     if (!std::freopen(log.c_str(), "a", stderr)) _exit(126);
     if (!out.empty() && !std::freopen(out.c_str(), "w", stdout)) _exit(126);
     std::vector<char*> argv;

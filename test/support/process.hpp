@@ -11,8 +11,9 @@
 namespace paygate::testing {
 
 // fork + execv; the child's stderr (and stdout unless `out` is given) goes to `log`.
+// `env`: extra NAME=value entries for the child.
 pid_t spawn(const std::vector<std::string>& args, const std::string& log,
-            const std::string& out = {});
+            const std::string& out = {}, const std::vector<std::string>& env = {});
 // Exit code, or 128 + signal.
 int wait_exit(pid_t pid);
 std::string slurp(const std::filesystem::path& p);
