@@ -25,9 +25,9 @@ struct SqliteOptions {
   std::function<void(int batch, int64_t wal_bytes, double seconds, bool ok)> on_commit;
   // After each background checkpoint: WAL frames, frames copied so far, SQLite's result code.
   std::function<void(int wal_frames, int backfilled, int rc)> on_checkpoint;
-  // Makes the WAL durable (fdatasync by default); false is a failed sync. A seam for fault
-  // injection: the power-loss drill models the disk behind it.
-  std::function<bool(int wal_fd)> sync_wal;
+  // Makes the WAL durable (fdatasync by default): 0, or the errno of a failed sync. A seam for
+  // fault injection: the power-loss drill models the disk behind it.
+  std::function<int(int wal_fd)> sync_wal;
   // Called once, from the store's sync thread, when a sync of the WAL fails. Nothing written
   // since the last good sync can be trusted (the kernel may have dropped the pages and cleared
   // the error), so the store fails every unit from then on and never checkpoints again; the
