@@ -22,6 +22,13 @@ class Headers {
     }
     return std::nullopt;
   }
+  // How many fields named `name` arrived: a signed header that comes twice is ambiguous (a proxy
+  // may read the other copy) and must be refused, not resolved by picking one.
+  std::size_t count(std::string_view name) const {
+    std::size_t n = 0;
+    for (const auto& [f, v] : fields_) n += iequals(f, name) ? 1 : 0;
+    return n;
+  }
   const std::vector<std::pair<std::string, std::string>>& fields() const { return fields_; }
 
  private:

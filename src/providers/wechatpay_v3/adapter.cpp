@@ -28,7 +28,13 @@ struct SignedHeaders {
   std::string_view timestamp, nonce, signature, serial;
 };
 
+constexpr const char* kSignedHeaders[] = {"Wechatpay-Timestamp", "Wechatpay-Nonce",
+                                           "Wechatpay-Signature", "Wechatpay-Serial"};
+
 core::Result<SignedHeaders> read_headers(const core::Headers& h) {
+  for (const char* name : kSignedHeaders) {
+    if (h.count(name) > 1) return fail(ErrorCode::kMalformed, std::string("repeated ") + name);
+  }
   auto ts = h.get("Wechatpay-Timestamp");
   auto nonce = h.get("Wechatpay-Nonce");
   auto sig = h.get("Wechatpay-Signature");
@@ -105,6 +111,9 @@ Inspection Adapter::inspect(const InboundRequest& req, int64_t now) const {
   if (!nonce) r.problems.push_back("missing header Wechatpay-Nonce");
   if (!sig) r.problems.push_back("missing header Wechatpay-Signature");
   if (!serial) r.problems.push_back("missing header Wechatpay-Serial");
+  for (const char* name : kSignedHeaders) {
+    if (h.count(name) > 1) r.problems.push_back(std::string("header ") + name + " repeated");
+  }
 
   const crypto::PublicKey* key = nullptr;
   if (serial) {

@@ -175,6 +175,29 @@ TEST(WechatPayV3Defects, MissingHeaders) {
   }
 }
 
+// A valid copy first and a second copy after (forged, or the same value in other case): a
+// proxy in front may read the other one, so the request is ambiguous and refused.
+TEST(WechatPayV3Defects, RepeatedSignedHeadersAreRefused) {
+  Fixture f(first_positive());
+  for (const char* repeat : {"Wechatpay-Timestamp", "Wechatpay-Nonce", "Wechatpay-Signature",
+                             "Wechatpay-Serial"}) {
+    for (bool same_value : {false, true}) {
+      core::Headers h;
+      std::string second;
+      for (const auto& [n, v] : f.headers.fields()) {
+        h.add(n, v);
+        if (n == repeat) second = same_value ? v : "1" + v;
+      }
+      std::string lower = repeat;
+      for (auto& c : lower) c = char(std::tolower(c));
+      h.add(lower, second);
+      EXPECT_EQ(error_of(f.adapter, h, f.body, f.now), core::ErrorCode::kMalformed)
+          << repeat << (same_value ? " (same value)" : " (other value)");
+      EXPECT_EQ(f.adapter.reply(core::ErrorCode::kMalformed).status, 400);
+    }
+  }
+}
+
 TEST(WechatPayV3Defects, HeaderNamesAreCaseInsensitive) {
   Fixture f(first_positive());
   core::Headers h;
