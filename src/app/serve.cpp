@@ -135,6 +135,9 @@ int serve(const std::string& config_path, bool verify_only, const std::string& p
   opts.on_protocol_error = [&metrics](int status) {
     metrics.http_requests.inc({"protocol", std::to_string(status)});
   };
+  opts.on_connection_event = [&metrics](const char* event) {
+    metrics.connection_events.inc({event});
+  };
   auto server = http::HttpServer::create(opts, handler);
   if (!server) {
     std::cerr << "paygate: " << server.error().detail << "\n";
@@ -147,9 +150,12 @@ int serve(const std::string& config_path, bool verify_only, const std::string& p
     std::ofstream(tmp) << port << "\n";
     std::rename(tmp.c_str(), port_file.c_str());
   }
+  const auto limits = http::connection_limits(opts);
   obs::Log(obs::Level::kInfo, "listening")
       .str("address", opts.address)
       .num("port", port)
+      .num("max_connections", limits.max_connections)
+      .num("max_connections_per_address", limits.max_connections_per_address)
       .str("store", verify_only ? "off (verify-only)" : settings->sqlite_path);
   if (worker) worker->start();
   running = server->get();

@@ -355,7 +355,9 @@ Settings parse(const toml::table& root, const Reader& r) {
   if (auto node = root["server"]) {
     const auto& t = table_at(node, "server");
     only_keys(t, "server", {"listen", "body_limit_bytes", "header_timeout_ms", "body_timeout_ms",
-                            "drain_timeout_ms", "threads", "log_level"});
+                            "idle_timeout_ms", "request_timeout_ms", "max_connections",
+                            "max_connections_per_address", "drain_timeout_ms", "threads",
+                            "log_level"});
     const std::string listen = r.string(t, "server", "listen", "127.0.0.1:8080");
     auto colon = listen.rfind(':');
     if (colon == std::string::npos) bad("server.listen", "must be HOST:PORT");
@@ -374,6 +376,14 @@ Settings parse(const toml::table& root, const Reader& r) {
         r.integer(t, "server", "header_timeout_ms", 10000, 100, 600000));
     s.server.body_timeout = std::chrono::milliseconds(
         r.integer(t, "server", "body_timeout_ms", 10000, 100, 600000));
+    s.server.idle_timeout = std::chrono::milliseconds(
+        r.integer(t, "server", "idle_timeout_ms", 5000, 100, 600000));
+    s.server.request_timeout = std::chrono::milliseconds(
+        r.integer(t, "server", "request_timeout_ms", 15000, 100, 600000));
+    s.server.max_connections =
+        static_cast<int>(r.integer(t, "server", "max_connections", 0, 0, 1000000));
+    s.server.max_connections_per_address =
+        static_cast<int>(r.integer(t, "server", "max_connections_per_address", 0, 0, 1000000));
     s.server.drain_timeout = std::chrono::milliseconds(
         r.integer(t, "server", "drain_timeout_ms", 15000, 0, 600000));
     s.server.threads = static_cast<int>(r.integer(t, "server", "threads", 2, 1, 64));

@@ -5,8 +5,14 @@
 
 namespace paygate::core {
 
-// Appends `s` as a JSON string literal. `s` must be valid UTF-8 (it comes from parsed JSON or
-// configuration); control characters, quotes and backslashes are escaped.
+// Length of the well-formed UTF-8 sequence at the start of `s` (1-4), or 0 when it is not one
+// (overlong forms, surrogates and code points past U+10FFFF are not).
+std::size_t utf8_sequence(std::string_view s);
+bool is_valid_utf8(std::string_view s);
+
+// Appends `s` as a JSON string literal: control characters, quotes and backslashes escaped, and
+// any byte that is not part of well-formed UTF-8 written as U+FFFD, so the output is always
+// valid JSON whatever a caller or provider sent.
 void append_json_string(std::string& out, std::string_view s);
 
 // Compact JSON written straight into a string, for hot paths (inbox records, outbox payloads,

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_out.hpp"
 #include "crypto/encoding.hpp"
 #include "http/responses.hpp"
 #include "pipeline/event_json.hpp"
@@ -51,7 +52,9 @@ static int status_of(ErrorCode c) {
 // One error shape for the whole API; `message` is chosen for callers, never a log detail.
 HttpResponse error_response(ErrorCode code, std::string_view message) {
   json j = {{"error", {{"code", core::to_string(code)}, {"message", message}}}};
-  return HttpResponse{status_of(code), "application/json", j.dump(), {}};
+  // A message may echo what the caller sent (a filter name): never let bad UTF-8 throw.
+  return HttpResponse{status_of(code), "application/json",
+                      j.dump(-1, ' ', false, json::error_handler_t::replace), {}};
 }
 
 HttpResponse error_response(const core::Error& e) {
@@ -132,6 +135,10 @@ void Api::handle(HttpRequest req, Respond respond) {
   }
   if (!seg.empty() && seg[0] == "v1") {
     Respond r = done("v1");
+    // Ids, filters and cursors are text: refuse what is not UTF-8 before anything reads it.
+    if (!core::is_valid_utf8(percent_decode(req.target))) {
+      return r(error_response(ErrorCode::kMalformed, "request target is not valid UTF-8"));
+    }
     const std::string caller = authenticate(req);
     if (caller.empty()) {
       auto resp = error_response(ErrorCode::kUnauthorized, "missing or wrong bearer token");
@@ -432,7 +439,7 @@ void Api::redrive(const std::vector<std::string>& seg, const std::string& caller
       j["anomaly"] = core::to_string(r->anomaly);
       j["detail"] = r->detail;
     }
-    respond(json_response(200, j.dump()));
+    respond(json_response(200, j.dump(-1, ' ', false, json::error_handler_t::replace)));
   });
 }
 

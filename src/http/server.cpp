@@ -7,6 +7,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <mutex>
+#include <sys/resource.h>
 #include <thread>
 #include <unordered_map>
 
@@ -22,23 +23,63 @@ using tcp = asio::ip::tcp;
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 struct Conn {
-  explicit Conn(tcp::socket s) : stream(std::move(s)) {}
+  Conn(tcp::socket s, std::string address) : stream(std::move(s)), address(std::move(address)) {}
   beast::tcp_stream stream;
-  std::atomic<bool> busy{false};
+  const std::string address;
+  std::atomic<bool> busy{false};      // reading or answering a request
+  std::atomic<bool> evicted{false};   // chosen to make room; closing
+  std::atomic<int64_t> idle_since{0};  // steady clock, ns
 };
 
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// What a handler that threw is answered with; the connection is closed after it.
+HttpResponse handler_failed(const char* what, const ServerOptions& options) {
+  std::string detail(what);
+  if (detail.size() > 200) detail.resize(200);
+  obs::Log(obs::Level::kError, "handler failed").str("error", detail);
+  if (options.on_connection_event) options.on_connection_event("handler_error");
+  HttpResponse r{500, "application/json",
+                 R"({"error":{"code":"internal","message":"internal error"}})", {}};
+  r.close = true;
+  return r;
+}
+
 template <typename Token>
-auto async_handle(HttpHandler& handler, HttpRequest req, Token&& token) {
+auto async_handle(HttpHandler& handler, const ServerOptions& options, HttpRequest req,
+                  Token&& token) {
   return asio::async_initiate<Token, void(HttpResponse)>(
-      [&handler](auto completion, HttpRequest req) {
+      [&handler, &options](auto completion, HttpRequest req) {
         using C = decltype(completion);
         auto shared = std::make_shared<C>(std::move(completion));
         auto ex = asio::get_associated_executor(*shared);
-        handler.handle(std::move(req), Respond([shared, ex](Respond::Make make) {
-                         asio::post(ex, [shared, make = std::move(make)]() mutable {
-                           (*shared)(make());
-                         });
-                       }));
+        // Exactly one answer, whatever the handler does: a second is dropped, a throw is a 500.
+        auto answered = std::make_shared<std::atomic<bool>>(false);
+        try {
+          handler.handle(std::move(req), Respond([shared, ex, answered,
+                                                  &options](Respond::Make make) {
+                           if (answered->exchange(true)) return;
+                           asio::post(ex, [shared, make = std::move(make), &options]() mutable {
+                             HttpResponse r;
+                             try {
+                               r = make();
+                             } catch (const std::exception& e) {
+                               r = handler_failed(e.what(), options);
+                             }
+                             (*shared)(std::move(r));
+                           });
+                         }));
+        } catch (const std::exception& e) {
+          if (!answered->exchange(true)) {
+            asio::post(ex, [shared, r = handler_failed(e.what(), options)]() mutable {
+              (*shared)(std::move(r));
+            });
+          }
+        }
       },
       token, std::move(req));
 }
@@ -51,7 +92,8 @@ class BeastServer final : public HttpServer {
         contexts_(make_contexts(std::max(1, options_.threads))),
         control_(asio::make_strand(*contexts_.front())),
         acceptor_(control_),
-        signals_(control_, SIGINT, SIGTERM) {}
+        signals_(control_, SIGINT, SIGTERM),
+        limits_(connection_limits(options_)) {}
 
   core::Result<void> listen() {
     beast::error_code ec;
@@ -94,49 +136,113 @@ class BeastServer final : public HttpServer {
 
  private:
   asio::awaitable<void> accept_loop() {
+    asio::steady_timer backoff(control_);
     for (;;) {
       // Each connection lives on one thread's context: no strands, no locks between threads.
       auto& ctx = *contexts_[next_context_++ % contexts_.size()];
       auto [ec, sock] = co_await acceptor_.async_accept(ctx, kTuple);
       if (ec) {
         if (!acceptor_.is_open()) co_return;
+        // Out of descriptors (EMFILE, ENFILE) or buffers: retrying at once would spin on the
+        // same error. Close the longest-idle connections (a batch: the listen backlog may hold
+        // many more idle ones ahead of a real client) and wait a little.
+        event("accept_error");
+        {
+          std::lock_guard lock(mu_);
+          for (int i = 0; i < 32 && evict_idle_locked({}); ++i) {
+          }
+        }
+        backoff.expires_after(std::chrono::milliseconds(20));
+        co_await backoff.async_wait(kTuple);
         continue;
       }
       sock.set_option(tcp::no_delay(true), ec);
-      auto conn = std::make_shared<Conn>(std::move(sock));
+      std::string address;
+      if (auto ep = sock.remote_endpoint(ec); !ec) address = ep.address().to_string();
+      auto conn = std::make_shared<Conn>(std::move(sock), std::move(address));
+      conn->idle_since = now_ns();
       const uint64_t id = next_id_++;
       {
         std::lock_guard lock(mu_);
+        const bool full = static_cast<int>(conns_.size()) >= limits_.max_connections;
+        const bool address_full =
+            per_address_[conn->address] >= limits_.max_connections_per_address;
+        if ((full || address_full) &&
+            !evict_idle_locked(address_full ? conn->address : std::string())) {
+          event("refused");
+          if (per_address_[conn->address] == 0) per_address_.erase(conn->address);
+          conn->stream.socket().close(ec);
+          continue;
+        }
         conns_.emplace(id, conn);
+        ++per_address_[conn->address];
       }
       auto ex = conn->stream.get_executor();
       asio::co_spawn(ex, session(conn, id), asio::detached);
     }
   }
 
-  void finish_conn(uint64_t id) {
+  void event(const char* what) {
+    if (options_.on_connection_event) options_.on_connection_event(what);
+  }
+
+  // Closes the connection that has waited longest for a request (of `address`, when given).
+  // mu_ held. False when every connection is busy.
+  bool evict_idle_locked(const std::string& address) {
+    std::shared_ptr<Conn> victim;
+    int64_t oldest = 0;
+    for (auto& [id, c] : conns_) {
+      if (c->busy || c->evicted || (!address.empty() && c->address != address)) continue;
+      const int64_t since = c->idle_since.load();
+      if (!victim || since < oldest) {
+        victim = c;
+        oldest = since;
+      }
+    }
+    if (!victim) return false;
+    victim->evicted = true;
+    event("evicted");
+    asio::post(victim->stream.get_executor(), [victim] {
+      beast::error_code ec;
+      if (!victim->busy) victim->stream.socket().cancel(ec);
+    });
+    return true;
+  }
+
+  void finish_conn(uint64_t id, const std::string& address) {
     std::lock_guard lock(mu_);
     conns_.erase(id);
+    auto it = per_address_.find(address);
+    if (it != per_address_.end() && --it->second <= 0) per_address_.erase(it);
   }
 
   asio::awaitable<void> session(std::shared_ptr<Conn> conn, uint64_t id) {
     auto& stream = conn->stream;
     beast::flat_buffer buffer;
-    std::string remote;
-    {
-      beast::error_code ec;
-      auto ep = stream.socket().remote_endpoint(ec);
-      if (!ec) remote = ep.address().to_string();
-    }
+    const std::string& remote = conn->address;
     for (;;) {
-      if (draining_) break;
+      if (draining_ || conn->evicted) break;
+      if (buffer.size() == 0) {
+        // Idle until the next request's first byte: the only state in which a connection may
+        // be closed to make room for another.
+        conn->idle_since = now_ns();
+        conn->busy = false;
+        if (conn->evicted) break;
+        stream.expires_after(options_.idle_timeout);
+        auto [iec, in] = co_await stream.async_read_some(buffer.prepare(4096), kTuple);
+        if (iec) break;
+        buffer.commit(in);
+      }
+      conn->busy = true;
+      const auto deadline = std::chrono::steady_clock::now() + options_.request_timeout;
+      auto within = [&](std::chrono::milliseconds limit) {
+        return std::min(deadline, std::chrono::steady_clock::now() + limit);
+      };
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(16 * 1024);
       parser.body_limit(options_.body_limit);
-      stream.expires_after(options_.header_timeout);
-      conn->busy = false;
+      stream.expires_at(within(options_.header_timeout));
       auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
-      conn->busy = true;
       if (hec) {
         if (hec == bhttp::error::header_limit) co_await reply_error(stream, 431);
         else if (hec == bhttp::error::body_limit) co_await reply_error(stream, 413);
@@ -150,7 +256,7 @@ class BeastServer final : public HttpServer {
         co_await reply_error(stream, 413);
         break;
       }
-      stream.expires_after(options_.body_timeout);
+      stream.expires_at(within(options_.body_timeout));
       auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
       if (bec) {
         if (bec == bhttp::error::body_limit) co_await reply_error(stream, 413);
@@ -170,13 +276,14 @@ class BeastServer final : public HttpServer {
       r.body = std::move(req.body());
       r.remote = remote;
       stream.expires_never();
-      HttpResponse resp = co_await async_handle(handler_, std::move(r), asio::use_awaitable);
+      HttpResponse resp =
+          co_await async_handle(handler_, options_, std::move(r), asio::use_awaitable);
       bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(resp.status), version};
       res.set(bhttp::field::server, "paygate");
       if (!resp.content_type.empty()) res.set(bhttp::field::content_type, resp.content_type);
       for (const auto& [n, v] : resp.headers) res.set(n, v);
       res.body() = std::move(resp.body);
-      res.keep_alive(keep_alive && !draining_);
+      res.keep_alive(keep_alive && !draining_ && !resp.close);
       res.prepare_payload();
       stream.expires_after(options_.body_timeout);
       auto [wec, wn] = co_await bhttp::async_write(stream, res, kTuple);
@@ -185,7 +292,7 @@ class BeastServer final : public HttpServer {
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream.close();
-    finish_conn(id);
+    finish_conn(id, conn->address);
   }
 
   asio::awaitable<void> reply_error(beast::tcp_stream& stream, int status) {
@@ -267,10 +374,28 @@ class BeastServer final : public HttpServer {
   std::atomic<uint64_t> next_id_{1};
   std::mutex mu_;
   std::unordered_map<uint64_t, std::shared_ptr<Conn>> conns_;
+  std::unordered_map<std::string, int> per_address_;  // open connections per client address
+  const ConnectionLimits limits_;
   std::chrono::steady_clock::time_point drain_deadline_;
 };
 
 }  // namespace
+
+ConnectionLimits connection_limits(const ServerOptions& options) {
+  ConnectionLimits l{options.max_connections, options.max_connections_per_address};
+  if (l.max_connections <= 0) {
+    rlimit nofile{};
+    const long limit = ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY
+                           ? static_cast<long>(nofile.rlim_cur)
+                           : 65536;
+    // Kept back for the store's files, the webhook transport's sockets, logs and the listener.
+    l.max_connections = static_cast<int>(std::clamp(limit - 64, 16L, 100000L));
+  }
+  if (l.max_connections_per_address <= 0) {
+    l.max_connections_per_address = std::max(4, l.max_connections / 4);
+  }
+  return l;
+}
 
 core::Result<std::unique_ptr<HttpServer>> HttpServer::create(ServerOptions options,
                                                              HttpHandler& handler) {

@@ -166,6 +166,15 @@ Metrics::Metrics(Registry& r)
       checkpoints(r.counter("paygate_store_checkpoints_total",
                             "Background WAL checkpoints by result.", {"result"})),
       http_requests(r.counter("paygate_http_requests_total", "HTTP requests by route and status.",
-                              {"route", "status"})) {}
+                              {"route", "status"})),
+      connection_events(r.counter(
+          "paygate_connection_events_total",
+          "Idle connections closed to make room (evicted), connections refused for lack of room, "
+          "accept errors (out of descriptors), handlers that failed (answered 500).",
+          {"event"})),
+      store_shed(r.counter("paygate_store_shed_total",
+                           "Units of work refused at once because the store's queue was full "
+                           "(callbacks answered 503, providers retry).",
+                           {})) {}
 
 }  // namespace paygate::obs

@@ -90,6 +90,8 @@ struct Metrics {
   Counter& wal_bytes;            //
   Counter& checkpoints;          // result: complete (WAL fully copied), partial, busy
   Counter& http_requests;        // route, status
+  Counter& connection_events;    // event: evicted, refused, accept_error, handler_error
+  Counter& store_shed;           // work refused because the store's queue was full
 };
 
 }  // namespace paygate::obs

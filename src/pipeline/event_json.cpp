@@ -160,7 +160,7 @@ std::string inbox_to_json(const store::InboxEntry& e) {
             {"anomaly", e.anomaly_code},
             {"detail", e.detail},
             {"received_at", e.received_at_ms / 1000}};
-  return j.dump();
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace paygate::pipeline

@@ -135,6 +135,123 @@ TEST_F(Gateway, BadInputIsRejectedAndServerStaysUp) {
   EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM orders WHERE state = 'PAID'"), 1);
 }
 
+// Open TCP connections to the gateway that send nothing.
+std::vector<int> idle_connections(int port, int n) {
+  std::vector<int> fds;
+  for (int i = 0; i < n; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      close(fd);
+      continue;
+    }
+    fds.push_back(fd);
+  }
+  return fds;
+}
+
+// The review's case: 600 idle connections against a 256-descriptor limit, with the connection
+// caps set above what the descriptors allow so that accept() runs out of descriptors. The
+// gateway must neither spin on the accept error nor stop serving a provider's callback.
+TEST_F(Gateway, IdleConnectionFloodNeitherSpinsNorLocksOutACallback) {
+  server_settings("max_connections = 5000\nmax_connections_per_address = 5000\n");
+  start({}, {"/usr/bin/prlimit", "--nofile=256:256"});
+  register_orders("I", 1);
+  auto fds = idle_connections(port_, 600);
+  EXPECT_GE(fds.size(), 500u);
+  std::this_thread::sleep_for(500ms);
+  const auto before = paygate::testing::cpu_time(server_);
+  std::this_thread::sleep_for(2s);
+  const double cpu = paygate::testing::cpu_time(server_).total() - before.total();
+  EXPECT_LT(cpu, 0.4) << "CPU seconds in 2 s while flooded";
+  // A provider callback is still served (idle connections are closed to make room).
+  EXPECT_EQ(wait_exit(sim_pay("I-000001", 1, {"--time-scale", "0.01"}, (dir_ / "r.json").string())),
+            0) << slurp(dir_ / "sim.log");
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM orders WHERE state = 'PAID'"), 1);
+  paygate::sim::HttpClient c;
+  const auto metrics = c.request("GET", url("/metrics"), {}, "", 5s).body;
+  EXPECT_NE(metrics.find("paygate_connection_events_total{event=\"accept_error\"}"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("paygate_connection_events_total{event=\"evicted\"}"),
+            std::string::npos);
+  for (int fd : fds) close(fd);
+  EXPECT_EQ(stop(SIGTERM), 0);
+}
+
+// With the default caps (from the descriptor limit) a flood from one address is held to its
+// share, and the longest-idle connections make room for new ones.
+TEST_F(Gateway, PerAddressCapKeepsTheFloodToItsShare) {
+  server_settings("max_connections = 64\nmax_connections_per_address = 16\n");
+  start();
+  register_orders("Q", 1);
+  auto fds = idle_connections(port_, 200);
+  std::this_thread::sleep_for(300ms);
+  int open = 0;
+  for (int fd : fds) {
+    char b;
+    const ssize_t n = recv(fd, &b, 1, MSG_DONTWAIT);
+    if (n < 0 && errno == EAGAIN) ++open;  // still open: nothing to read, no EOF
+  }
+  EXPECT_LE(open, 16);
+  EXPECT_GE(open, 8);
+  EXPECT_EQ(wait_exit(sim_pay("Q-000001", 1, {"--time-scale", "0.01"}, (dir_ / "r.json").string())),
+            0) << slurp(dir_ / "sim.log");
+  for (int fd : fds) close(fd);
+  EXPECT_EQ(stop(SIGTERM), 0);
+}
+
+// Slow-loris: headers trickled a byte at a time are cut off at the request deadline, and a
+// connection that never sends its first byte at the idle timeout.
+TEST_F(Gateway, SlowRequestsAreCutOffAtTheirDeadlines) {
+  server_settings("idle_timeout_ms = 300\nheader_timeout_ms = 5000\nrequest_timeout_ms = 800\n");
+  start();
+  auto idle = idle_connections(port_, 1);
+  ASSERT_EQ(idle.size(), 1u);
+  auto slow = idle_connections(port_, 1);
+  ASSERT_EQ(slow.size(), 1u);
+  const std::string req = "POST /notify/wechatpay/v3/sandbox HTTP/1.1\r\nHost: x\r\n";
+  const auto t0 = std::chrono::steady_clock::now();
+  bool cut = false;
+  for (std::size_t i = 0; i < 40 && !cut; ++i) {
+    const char ch = req[i % req.size()];
+    cut = send(slow[0], &ch, 1, MSG_NOSIGNAL) != 1;
+    std::this_thread::sleep_for(50ms);
+    char b;
+    if (recv(slow[0], &b, 1, MSG_DONTWAIT) == 0) cut = true;
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_TRUE(cut);
+  EXPECT_LT(secs, 1.8);  // cut near 0.8 s, though a byte arrived every 50 ms
+  char b;
+  EXPECT_EQ(recv(idle[0], &b, 1, 0), 0);  // closed by the idle timeout long ago
+  close(idle[0]);
+  close(slow[0]);
+  paygate::sim::HttpClient c;
+  EXPECT_EQ(c.request("GET", url("/healthz"), {}, "", 5s).status, 200);
+}
+
+// Bytes that are not UTF-8 in a query, a path or a body never take the gateway down.
+TEST_F(Gateway, InvalidUtf8AnywhereGetsAClearErrorAndTheServerStaysUp) {
+  start();
+  for (const char* path : {"/v1/events?%FF=1", "/v1/events?order=%C3%28", "/v1/events?%ED%A0%80=1",
+                           "/v1/orders/sandbox/%FF%FE", "/v1/endpoints/%FF/replay?since=%FF",
+                           "/v1/events?type=%FF"}) {
+    const bool post = std::string(path).find("replay") != std::string::npos;
+    auto r = api(post ? "POST" : "GET", path);
+    EXPECT_GE(r.status, 400) << path;
+    EXPECT_LT(r.status, 500) << path << " " << r.body;
+    EXPECT_TRUE(nlohmann::json::accept(r.body)) << path << ": " << r.body;
+  }
+  auto r = api("POST", "/v1/orders", std::string("{\"merchant\":\"sandbox\",\"out_trade_no\":\"\xff\",\"amount\":1}"));
+  EXPECT_EQ(r.status, 400) << r.body;
+  paygate::sim::HttpClient c;
+  EXPECT_EQ(c.request("GET", url("/healthz"), {}, "", 5s).status, 200);
+  EXPECT_EQ(stop(SIGTERM), 0);
+}
+
 // kill -9 the gateway at random moments while the simulator pays under load; the simulator
 // retries on its (time-scaled) schedule. Nothing acknowledged may be missing, nothing doubled.
 TEST_F(Gateway, CrashDrillLosesNothing) {

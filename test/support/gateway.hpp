@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -46,11 +47,17 @@ class Gateway : public ::testing::Test {
     fs::remove_all(dir_);
     fs::remove(dir_.string() + ".init.log");
   }
-  void start(const std::vector<std::string>& env = {}) {
+  // `env`: extra variables; `wrapper`: a command the gateway runs under (e.g. prlimit).
+  void start(const std::vector<std::string>& env = {},
+             const std::vector<std::string>& wrapper = {}) {
     fs::remove(dir_ / "port");
-    server_ = spawn({kBin, "serve", "--config", (dir_ / "paygate.toml").string(), "--port-file",
-                     (dir_ / "port").string()},
-                    (dir_ / "server.log").string(), {}, env);
+    std::vector<std::string> args = wrapper;
+    for (const auto& a : {kBin, std::string("serve"), std::string("--config"),
+                          (dir_ / "paygate.toml").string(), std::string("--port-file"),
+                          (dir_ / "port").string()}) {
+      args.push_back(a);
+    }
+    server_ = spawn(args, (dir_ / "server.log").string(), {}, env);
     for (int i = 0; i < 200 && !fs::exists(dir_ / "port"); ++i) std::this_thread::sleep_for(25ms);
     ASSERT_TRUE(fs::exists(dir_ / "port")) << slurp(dir_ / "server.log");
   }
@@ -103,6 +110,14 @@ class Gateway : public ::testing::Test {
     }
   }
   fs::path db() const { return dir_ / "paygate.db"; }
+  // Adds settings to the [server] table of the sandbox config.
+  void server_settings(const std::string& lines) {
+    std::string cfg = slurp(dir_ / "paygate.toml");
+    const auto at = cfg.find("[server]\n");
+    ASSERT_NE(at, std::string::npos);
+    cfg.insert(at + 9, lines);
+    std::ofstream(dir_ / "paygate.toml", std::ios::trunc) << cfg;
+  }
 
   fs::path dir_;
   int port_ = 0;
