@@ -57,6 +57,21 @@ void answer(obs::Metrics& metrics, const ReplyFn& reply, CallbackRecord rec,
   });
 }
 
+namespace {
+
+// Every text field of a decoded event is UTF-8 (adapters convert declared charsets), so what is
+// stored and shown as JSON is what the provider sent.
+bool is_text(const core::PaymentEvent& e) {
+  for (const std::string* f :
+       {&e.provider, &e.notification_id, &e.provider_event, &e.mchid, &e.appid, &e.out_trade_no,
+        &e.transaction_id, &e.currency, &e.success_time, &e.out_refund_no, &e.refund_id}) {
+    if (!core::is_valid_utf8(*f)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 void CallbackPipeline::handle(const providers::CallbackAdapter& adapter, const Identity& identity,
                               CallbackRequest request, ReplyFn reply) {
   const auto start = Clock::now();
@@ -76,6 +91,9 @@ void CallbackPipeline::handle(const providers::CallbackAdapter& adapter, const I
 
   providers::InboundRequest in{"POST", request.target, request.headers, request.body};
   auto accepted = adapter.accept(in, clock_.now_unix());
+  if (accepted && !is_text(accepted->event)) {
+    accepted = core::fail(ErrorCode::kMalformed, "a notification field is not valid UTF-8");
+  }
   if (!accepted) {
     const auto code = accepted.error().code;
     metrics_.rejections.inc({provider, std::string(core::to_string(code))});

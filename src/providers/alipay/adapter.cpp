@@ -1,7 +1,11 @@
 #include "providers/alipay/adapter.hpp"
 
-#include <algorithm>
+#include <iconv.h>
 
+#include <algorithm>
+#include <cctype>
+
+#include "core/json_out.hpp"
 #include "core/money.hpp"
 #include "crypto/digest.hpp"
 #include "crypto/encoding.hpp"
@@ -13,6 +17,51 @@ using core::ErrorCode;
 using core::EventKind;
 using core::fail;
 
+bool is_gbk_family(std::string charset) {
+  for (auto& c : charset) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return charset == "gbk" || charset == "gb2312" || charset == "gb18030";
+}
+
+// GB18030 covers GBK and GB2312. Fails on bytes that are not a complete character.
+core::Result<std::string> gbk_to_utf8(std::string_view in) {
+  iconv_t cd = ::iconv_open("UTF-8", "GB18030");
+  if (cd == reinterpret_cast<iconv_t>(-1)) return fail(ErrorCode::kInternal, "no GB18030 converter");
+  std::string out(in.size() * 2 + 4, '\0');
+  char* src = const_cast<char*>(in.data());
+  std::size_t src_left = in.size();
+  char* dst = out.data();
+  std::size_t dst_left = out.size();
+  const std::size_t rc = ::iconv(cd, &src, &src_left, &dst, &dst_left);
+  ::iconv_close(cd);
+  if (rc == static_cast<std::size_t>(-1) || src_left != 0) {
+    return fail(ErrorCode::kMalformed, "not GBK");
+  }
+  out.resize(out.size() - dst_left);
+  return out;
+}
+
+// The values as UTF-8: a notification declared charset=GBK (signed over its GBK bytes) is
+// converted once verified; any other must already be UTF-8. Nothing else reaches the store or
+// JSON, where it could not be represented.
+core::Result<FormParams> as_utf8(const FormParams& params) {
+  const bool gbk = is_gbk_family(form_get(params, "charset"));
+  FormParams out;
+  out.reserve(params.size());
+  for (const auto& [k, v] : params) {
+    if (!core::is_valid_utf8(k)) return fail(ErrorCode::kMalformed, "a field name is not UTF-8");
+    if (gbk) {
+      auto converted = gbk_to_utf8(v);
+      if (!converted) {
+        return fail(converted.error().code, "field " + k + " is not valid GBK (charset=GBK)");
+      }
+      out.emplace_back(k, std::move(*converted));
+    } else {
+      if (!core::is_valid_utf8(v)) return fail(ErrorCode::kMalformed, "field " + k + " is not valid UTF-8");
+      out.emplace_back(k, v);
+    }
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -101,7 +150,9 @@ core::Result<Notification> Adapter::accept(const InboundRequest& req, int64_t) c
   auto params = parse_form(req.body);
   if (!params) return tl::unexpected(params.error());
   if (auto v = verify(*params); !v) return tl::unexpected(v.error());
-  auto ev = to_event(*params);
+  auto text = as_utf8(*params);
+  if (!text) return tl::unexpected(text.error());
+  auto ev = to_event(*text);
   if (!ev) return tl::unexpected(ev.error());
   return Notification{std::move(*ev)};
 }
@@ -110,6 +161,9 @@ core::Result<std::string> Adapter::verify_return(std::string_view query) const {
   auto params = parse_form(query);
   if (!params) return tl::unexpected(params.error());
   if (auto v = verify(*params); !v) return tl::unexpected(v.error());
+  auto text = as_utf8(*params);
+  if (!text) return tl::unexpected(text.error());
+  params = std::move(*text);
   if (form_get(*params, "app_id") != settings_.app_id ||
       (form_value(*params, "seller_id") != nullptr &&
        form_get(*params, "seller_id") != settings_.seller_id)) {

@@ -213,6 +213,48 @@ TEST(AlipayForms, GbkCharsetIsVerifiedOverTheBytesAsSent) {
       adapter.accept(InboundRequest{"POST", "/notify/alipay/m", h, build(gbk_subject, tampered)}, 0));
 }
 
+// Once verified, a GBK notification's values are converted to UTF-8; bytes that are neither
+// (GBK cut short, or not UTF-8 without a GBK charset) are refused with a clear error.
+TEST(AlipayForms, GbkValuesBecomeUtf8AndInvalidTextIsRefused) {
+  auto key = crypto::PrivateKey::generate_rsa();
+  ASSERT_TRUE(key);
+  auto pub = crypto::PublicKey::from_pem(key->public_pem());
+  ASSERT_TRUE(pub);
+  Adapter adapter(Settings{"2021000000000001", "2088000000000001", *pub, ""});
+  auto signed_body = [&](const std::string& charset, const std::string& out_trade_no) {
+    FormParams p = {{"notify_id", "n-text-1"},        {"charset", charset},
+                    {"app_id", "2021000000000001"},  {"seller_id", "2088000000000001"},
+                    {"out_trade_no", out_trade_no},  {"trade_no", "2026112322001400000000000002"},
+                    {"trade_status", "TRADE_SUCCESS"}, {"total_amount", "1.00"}};
+    auto sig = key->sign_sha256(sorted_pairs(p, {"sign", "sign_type"}));
+    EXPECT_TRUE(sig);
+    p.emplace_back("sign_type", "RSA2");
+    p.emplace_back("sign", crypto::base64_encode(*sig));
+    return encode_form(p);
+  };
+  core::Headers h;
+  auto accept = [&](const std::string& body) {
+    return adapter.accept(InboundRequest{"POST", "/notify/alipay/m", h, body}, 0);
+  };
+  auto gbk = accept(signed_body("GBK", "\xb6\xa9\xb5\xa5-1"));  // 订单-1 in GBK
+  ASSERT_TRUE(gbk) << gbk.error().detail;
+  EXPECT_EQ(gbk->event.out_trade_no, "\xe8\xae\xa2\xe5\x8d\x95-1");
+  auto utf8 = accept(signed_body("utf-8", "\xe8\xae\xa2\xe5\x8d\x95-1"));
+  ASSERT_TRUE(utf8) << utf8.error().detail;
+  EXPECT_EQ(utf8->event.out_trade_no, "\xe8\xae\xa2\xe5\x8d\x95-1");
+  for (const auto& [charset, value] : std::vector<std::pair<std::string, std::string>>{
+           {"GBK", "\xb6\xa9\xb5"},        // a GBK character cut in half
+           {"utf-8", "\xb6\xa9\xb5\xa5"},   // GBK bytes declared as UTF-8
+           {"", "\xff-1"},                  // no charset: UTF-8, and this is not
+           {"utf-8", "\xed\xa0\x80"}}) {    // a UTF-16 surrogate
+    auto r = accept(signed_body(charset, value));
+    ASSERT_FALSE(r) << charset;
+    EXPECT_EQ(r.error().code, core::ErrorCode::kMalformed) << charset;
+    EXPECT_NE(r.error().detail.find("out_trade_no"), std::string::npos) << r.error().detail;
+    EXPECT_EQ(adapter.reply(r.error().code).status, 400);
+  }
+}
+
 TEST(Money, YuanToFenIsExact) {
   EXPECT_EQ(*core::yuan_to_fen("9159.98"), 915998);
   EXPECT_EQ(*core::yuan_to_fen("0.01"), 1);
