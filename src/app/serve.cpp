@@ -43,6 +43,8 @@ int serve(const std::string& config_path, bool verify_only, const std::string& p
     so.on_checkpoint = [&metrics](int frames, int backfilled, int rc) {
       metrics.checkpoints.inc({rc != 0 ? "busy" : frames == backfilled ? "complete" : "partial"});
     };
+    so.max_queued = settings->store_max_queued;
+    so.on_shed = [&metrics] { metrics.store_shed.inc({}); };
     so.on_fatal = [&running, &store_failed](const core::Error& e) {
       store_failed = true;
       obs::Log(obs::Level::kError, "store failed")

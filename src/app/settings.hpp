@@ -33,6 +33,7 @@ struct WebhookSettings {
 struct Settings {
   http::ServerOptions server;
   std::string sqlite_path;
+  int store_max_queued = 20000;  // [store] max_queued: units waiting for the writer, at most
   std::string log_level = "info";
   std::vector<MerchantSettings> merchants;
   WebhookSettings webhooks;

@@ -26,6 +26,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::kConflict: return "conflict";
     case ErrorCode::kInvalidArgument: return "invalid_argument";
     case ErrorCode::kStoreUnavailable: return "store_unavailable";
+    case ErrorCode::kOverloaded: return "overloaded";
     case ErrorCode::kInternal: return "internal";
   }
   return "internal";

@@ -35,6 +35,7 @@ enum class ErrorCode {
   kInvalidArgument,
   // infrastructure
   kStoreUnavailable,
+  kOverloaded,  // the store's queue is full: refused at once, retry later
   kInternal,
 };
 

@@ -44,7 +44,8 @@ static int status_of(ErrorCode c) {
     case ErrorCode::kConflict: return 409;
     case ErrorCode::kInvalidArgument:
     case ErrorCode::kMalformed: return 400;
-    case ErrorCode::kStoreUnavailable: return 503;
+    case ErrorCode::kStoreUnavailable:
+    case ErrorCode::kOverloaded: return 503;
     default: return 500;
   }
 }
@@ -59,6 +60,7 @@ HttpResponse error_response(ErrorCode code, std::string_view message) {
 
 HttpResponse error_response(const core::Error& e) {
   // Store and internal details stay in logs.
+  if (e.code == ErrorCode::kOverloaded) return error_response(e.code, "busy, retry later");
   if (e.code == ErrorCode::kStoreUnavailable) {
     return error_response(e.code, "storage is unavailable, retry later");
   }

@@ -133,9 +133,10 @@ void CallbackPipeline::handle(const providers::CallbackAdapter& adapter, const I
       [this, st, &adapter, reply = std::move(reply), finish,
        provider](core::Result<void> committed) {
         if (!committed) {
-          // Never acknowledge what is not durable: the provider retries.
-          finish(reply, adapter.reply(ErrorCode::kStoreUnavailable), "error",
-                 committed.error().detail, &st->event);
+          // Never acknowledge what is not durable: the provider retries (503 when shed).
+          const bool shed = committed.error().code == ErrorCode::kOverloaded;
+          finish(reply, adapter.reply(shed ? ErrorCode::kOverloaded : ErrorCode::kStoreUnavailable),
+                 shed ? "shed" : "error", committed.error().detail, &st->event);
           return;
         }
         const auto& a = *st->applied;

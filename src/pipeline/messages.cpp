@@ -126,7 +126,8 @@ void MessagePipeline::handle(const providers::wechat_mp::Endpoint& endpoint,
       },
       [st, reply = std::move(reply), finish](core::Result<void> committed) {
         if (!committed) {
-          finish(reply, text(500, ""), "error", committed.error().detail);
+          const int status = committed.error().code == core::ErrorCode::kOverloaded ? 503 : 500;
+          finish(reply, text(status, ""), "error", committed.error().detail);
           return;
         }
         // WeChat needs `success` (or an empty body) within 5 s; passive replies are not sent.

@@ -202,7 +202,8 @@ Inspection Adapter::inspect(const InboundRequest& req) const {
 Reply Adapter::reply(Outcome) const { return Reply{200, "text/plain", "success"}; }
 
 Reply Adapter::reply(ErrorCode error) const {
-  const int status = error == ErrorCode::kStoreUnavailable || error == ErrorCode::kInternal ? 500
+  const int status = error == ErrorCode::kOverloaded                                     ? 503
+                     : error == ErrorCode::kStoreUnavailable || error == ErrorCode::kInternal ? 500
                      : error == ErrorCode::kBadSignature                                   ? 401
                      : error == ErrorCode::kNotFound                                       ? 404
                                                                                            : 400;

@@ -181,6 +181,7 @@ Reply Adapter::reply(ErrorCode error) const {
   if (error == ErrorCode::kStoreUnavailable || error == ErrorCode::kInternal) {
     return xml_reply(500, "FAIL", "SYSTEMERROR");
   }
+  if (error == ErrorCode::kOverloaded) return xml_reply(503, "FAIL", "SYSTEMERROR");
   if (error == ErrorCode::kBadSignature || error == ErrorCode::kDecryptFailed ||
       error == ErrorCode::kMissingHeader) {
     return xml_reply(401, "FAIL", "SIGNERROR");

@@ -190,6 +190,8 @@ Reply Adapter::reply(ErrorCode error) const {
       return Reply{413, "application/json", fail_body("body too large")};
     case ErrorCode::kUnknownMerchant:
       return Reply{404, "application/json", fail_body("unknown merchant")};
+    case ErrorCode::kOverloaded:
+      return Reply{503, "application/json", fail_body("busy, retry")};
     default:
       return Reply{500, "application/json", fail_body("temporarily unavailable, retry")};
   }

@@ -379,6 +379,9 @@ class SqliteStore final : public Store {
       std::lock_guard lock(mu_);
       if (failed_) {
         refused = fatal_;
+      } else if (!closing_ && queue_.size() >= static_cast<std::size_t>(options_.max_queued)) {
+        refused = core::Error{ErrorCode::kOverloaded, "store queue is full"};
+        if (options_.on_shed) options_.on_shed();
       } else if (!closing_) {
         queued_.fetch_add(1, std::memory_order_relaxed);
         queue_.push_back(Pending{std::move(work), [this, done = std::move(done)](Result<void> r) {

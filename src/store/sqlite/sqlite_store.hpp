@@ -12,6 +12,10 @@ struct SqliteOptions {
   std::string path;
   int max_batch = 512;             // most transactions folded into one commit
   int busy_timeout_ms = 2000;      // a locked database fails well inside the providers' 5 s
+  // Units queued and not yet taken by the writer, at most; more are refused at once with
+  // kOverloaded (a provider retries a 503) instead of waiting past the provider's timeout.
+  int max_queued = 20000;
+  std::function<void()> on_shed;  // each refused unit, for metrics
   // The writer's WAL frames go to the kernel in one write per commit (sqlite/wal_vfs.hpp);
   // false writes them the way SQLite does by default (two system calls per page).
   bool buffered_wal = true;

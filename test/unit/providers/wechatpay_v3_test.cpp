@@ -198,6 +198,11 @@ TEST(WechatPayV3Defects, RepeatedSignedHeadersAreRefused) {
   }
 }
 
+TEST(WechatPayV3Defects, ShedWorkIsA503SoWechatRetries) {
+  Fixture f(first_positive());
+  EXPECT_EQ(f.adapter.reply(core::ErrorCode::kOverloaded).status, 503);
+}
+
 TEST(WechatPayV3Defects, HeaderNamesAreCaseInsensitive) {
   Fixture f(first_positive());
   core::Headers h;

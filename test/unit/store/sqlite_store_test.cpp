@@ -381,6 +381,47 @@ TEST_F(SqliteStoreTest, WhenDurableWaitsForTheSyncOfEverythingAReadCouldSee) {
   (*s)->close();
 }
 
+// A bounded queue: while the writer is held up, work past the bound is refused at once
+// (the provider gets a 503 and retries) instead of waiting past the provider's timeout.
+TEST_F(SqliteStoreTest, AFullQueueShedsWorkAtOnceAndLosesNothingQueued) {
+  store::SqliteOptions options{path_};
+  options.max_queued = 5;
+  std::atomic<int> shed{0};
+  options.on_shed = [&] { ++shed; };
+  auto s = store::open_sqlite_store(options);
+  ASSERT_TRUE(s) << s.error().detail;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> entered;
+  std::promise<core::Result<void>> first;
+  (*s)->submit([&](store::Tx&) -> core::Result<void> {
+    entered.set_value();
+    released.wait();  // the writer is stuck here
+    return {};
+  }, [&](core::Result<void> r) { first.set_value(r); });
+  entered.get_future().wait();
+  std::vector<std::promise<core::Result<void>>> done(12);
+  for (int i = 0; i < 12; ++i) {
+    (*s)->submit([i](store::Tx& tx) -> core::Result<void> {
+      return tx.insert_order(order("q" + std::to_string(i), core::OrderState::kPending)).map([](bool) {});
+    }, [&done, i](core::Result<void> r) { done[static_cast<std::size_t>(i)].set_value(r); });
+  }
+  // Refused ones answer before the writer moves.
+  for (int i = 5; i < 12; ++i) {
+    auto f = done[static_cast<std::size_t>(i)].get_future();
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(2)), std::future_status::ready) << i;
+    auto r = f.get();
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, core::ErrorCode::kOverloaded);
+  }
+  EXPECT_EQ(shed.load(), 7);
+  release.set_value();
+  EXPECT_TRUE(first.get_future().get());
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(done[static_cast<std::size_t>(i)].get_future().get()) << i;
+  (*s)->close();
+  EXPECT_EQ(testing::scalar(path_, "SELECT COUNT(*) FROM orders"), 5);
+}
+
 TEST_F(SqliteStoreTest, NewerSchemaIsRefusedAndLeftAlone) {
   exec(path_, "CREATE TABLE future (x); PRAGMA user_version=99;");
   auto s = store::open_sqlite_store({path_});
