@@ -76,7 +76,7 @@ core::Result<SimNotification> build_payment(const Sandbox& sb, const PaymentSpec
   r["out_trade_no"] = p.out_trade_no;
   r["transaction_id"] = "4200" + digits(24);
   r["trade_type"] = "JSAPI";
-  r["trade_state"] = "SUCCESS";
+  r["trade_state"] = p.trade_state;
   r["trade_state_desc"] = "支付成功";
   r["bank_type"] = "OTHERS";
   r["attach"] = "";

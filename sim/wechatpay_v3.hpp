@@ -17,6 +17,7 @@ struct PaymentSpec {
   std::string currency = "CNY";
   std::string appid;  // empty: the sandbox's
   std::string mchid;  // empty: the sandbox's
+  std::string trade_state = "SUCCESS";  // or NOTPAY, USERPAYING, ... as WeChat may report
 };
 
 struct RefundSpec {

@@ -38,6 +38,7 @@ std::string_view to_string(EventKind k) {
     case EventKind::kRefundSucceeded: return "refund.succeeded";
     case EventKind::kRefundAbnormal: return "refund.abnormal";
     case EventKind::kRefundClosed: return "refund.closed";
+    case EventKind::kUnsupported: return "unsupported";
   }
   return "unknown";
 }
@@ -49,6 +50,10 @@ std::string PaymentEvent::business_key() const {
   if (is_refund(kind)) {
     key += ':';
     key += out_refund_no;
+  }
+  if (kind == EventKind::kUnsupported) {
+    key += ':';
+    key += notification_id;
   }
   return key;
 }

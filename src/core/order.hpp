@@ -52,6 +52,9 @@ enum class EventKind {
   kRefundSucceeded,
   kRefundAbnormal,
   kRefundClosed,
+  // Authentic, but in a state paygate does not apply (WeChat NOTPAY, USERPAYING, an unknown
+  // event type): stored and acknowledged as an anomaly; a retry could not change it.
+  kUnsupported,
 };
 std::string_view to_string(EventKind k);
 bool is_refund(EventKind k);
@@ -76,7 +79,8 @@ struct PaymentEvent {
   // rather than this refund's own amount.
   bool refund_cumulative = false;
 
-  // The dedupe key of the business fact, independent of the notification id.
+  // The dedupe key of the business fact, independent of the notification id (an unsupported
+  // notification has none: its notification id is its key).
   std::string business_key() const;
 };
 

@@ -114,6 +114,8 @@ Decision decide(const Order& order, const PaymentEvent& event, const Refund* exi
                               "refund.closed");
     case EventKind::kPaymentWaiting:
       return noop(order, "payment not made yet");
+    case EventKind::kUnsupported:
+      return anomaly(order, ErrorCode::kUnsupportedEvent, "state not applied by paygate");
   }
   return anomaly(order, ErrorCode::kInternal, "unknown event");
 }

@@ -14,7 +14,7 @@ std::optional<core::EventKind> parse_kind(const std::string& s) {
   for (auto k : {core::EventKind::kPaymentSucceeded, core::EventKind::kPaymentClosed,
                  core::EventKind::kPaymentWaiting,
                  core::EventKind::kRefundSucceeded, core::EventKind::kRefundAbnormal,
-                 core::EventKind::kRefundClosed}) {
+                 core::EventKind::kRefundClosed, core::EventKind::kUnsupported}) {
     if (core::to_string(k) == s) return k;
   }
   return std::nullopt;

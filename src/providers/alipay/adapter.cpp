@@ -138,7 +138,7 @@ core::Result<core::PaymentEvent> to_event(const FormParams& params) {
   } else if (status == "WAIT_BUYER_PAY") {
     ev.kind = EventKind::kPaymentWaiting;
   } else {
-    return fail(ErrorCode::kUnsupportedEvent, "trade_status " + status);
+    ev.kind = EventKind::kUnsupported;  // authentic, not applied: stored as an anomaly
   }
   return ev;
 }

@@ -137,7 +137,7 @@ core::Result<Notification> Adapter::refund(const FormParams& outer) const {
   } else if (status == "REFUNDCLOSE") {
     ev.kind = EventKind::kRefundClosed;
   } else {
-    return fail(ErrorCode::kUnsupportedEvent, "refund_status " + status);
+    ev.kind = EventKind::kUnsupported;  // authentic, not applied: stored as an anomaly
   }
   ev.notification_id = "refund:" + (ev.refund_id.empty() ? ev.out_refund_no : ev.refund_id) +
                        ":" + status;

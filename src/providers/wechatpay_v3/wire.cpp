@@ -86,7 +86,9 @@ core::Result<core::PaymentEvent> parse_resource(const Envelope& envelope,
     } else if (state == "CLOSED" || state == "REVOKED") {
       ev.kind = EventKind::kPaymentClosed;
     } else {
-      return fail(ErrorCode::kUnsupportedEvent, "trade_state " + state);
+      ev.kind = EventKind::kUnsupported;  // NOTPAY, USERPAYING, PAYERROR, ...
+      ev.provider_event += "/" + state;
+      return ev;
     }
     if (ev.transaction_id.empty()) return fail(ErrorCode::kMalformed, "no transaction_id");
     if (ev.kind == EventKind::kPaymentSucceeded && ev.appid.empty()) {
@@ -101,7 +103,9 @@ core::Result<core::PaymentEvent> parse_resource(const Envelope& envelope,
     } else if (status == "CLOSED") {
       ev.kind = EventKind::kRefundClosed;
     } else {
-      return fail(ErrorCode::kUnsupportedEvent, "refund_status " + status);
+      ev.kind = EventKind::kUnsupported;
+      ev.provider_event += "/" + status;
+      return ev;
     }
     ev.out_refund_no = str(doc, "out_refund_no").value_or("");
     ev.refund_id = str(doc, "refund_id").value_or("");
@@ -111,7 +115,7 @@ core::Result<core::PaymentEvent> parse_resource(const Envelope& envelope,
     }
     ev.refund_amount = *refund;
   } else {
-    return fail(ErrorCode::kUnsupportedEvent, "event_type " + envelope.event_type);
+    ev.kind = EventKind::kUnsupported;
   }
   return ev;
 }

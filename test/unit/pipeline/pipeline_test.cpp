@@ -121,6 +121,30 @@ TEST_F(PipelineTest, ConcurrentDuplicatesApplyOnce) {
   EXPECT_EQ(order("T2").history.size(), 2u);  // registered, paid
 }
 
+// An authentic notification in a state paygate does not apply (NOTPAY) is stored as an
+// anomaly and acknowledged; 500 would make WeChat retry it for a day to no end.
+TEST_F(PipelineTest, AuthenticButUnsupportedStateIsAnAcknowledgedAnomaly) {
+  register_order("NP", 100);
+  sim::PaymentSpec spec{"NP", 100};
+  spec.trade_state = "NOTPAY";
+  auto n = sim::build_payment(sandbox_, spec, false);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(send(*store_, callback(*n)).status, 204);
+  EXPECT_EQ(send(*store_, callback(*n)).status, 204);  // the retry: a duplicate
+  auto list = store_->anomalies("m1", 10);
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].anomaly_code, "unsupported_event");
+  EXPECT_EQ((*list)[0].event_type, "TRANSACTION.SUCCESS/NOTPAY");
+  EXPECT_EQ(order("NP").order.state, core::OrderState::kPending);
+  EXPECT_TRUE(store_->outbox_for_order("m1", "NP")->empty());
+  // The real payment still applies afterwards.
+  auto paid = sim::build_payment(sandbox_, {"NP", 100}, false);
+  ASSERT_TRUE(paid);
+  EXPECT_EQ(send(*store_, callback(*paid)).status, 204);
+  EXPECT_EQ(order("NP").order.state, core::OrderState::kPaid);
+}
+
 TEST_F(PipelineTest, AnomaliesAreStoredAcknowledgedAndRedrivable) {
   auto n = sim::build_payment(sandbox_, {"LATE", 300}, false);
   ASSERT_TRUE(n);
