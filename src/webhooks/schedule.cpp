@@ -79,20 +79,23 @@ int CircuitBreaker::allowance(int64_t now_ms, int in_flight, int cap) const {
   return std::max(0, cap - in_flight);
 }
 
-void CircuitBreaker::on_success() {
+void CircuitBreaker::on_success(int64_t started_ms) {
+  if (failures_ >= o_.threshold && started_ms < open_until_ms_) return;  // not the probe
   failures_ = 0;
   trips_ = 0;
   open_until_ms_ = 0;
 }
 
-void CircuitBreaker::on_failure(int64_t now_ms) {
-  ++failures_;
+void CircuitBreaker::on_failure(int64_t now_ms, int64_t started_ms) {
   if (failures_ >= o_.threshold) {
-    const int shift = std::min(trips_, 16);
-    const auto cool = std::min<int64_t>(o_.cooldown.count() << shift, o_.max_cooldown.count());
-    open_until_ms_ = now_ms + cool;
-    ++trips_;
+    if (started_ms < open_until_ms_) return;  // in flight at the trip, or not the probe
+  } else if (++failures_ < o_.threshold) {
+    return;
   }
+  const int shift = std::min(trips_, 16);
+  const auto cool = std::min<int64_t>(o_.cooldown.count() << shift, o_.max_cooldown.count());
+  open_until_ms_ = now_ms + cool;
+  ++trips_;
 }
 
 bool BusyPacer::busy(std::size_t backlog, int64_t now_ms) {

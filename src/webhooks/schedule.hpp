@@ -62,8 +62,12 @@ class CircuitBreaker {
 
   // How many attempts may start now, given `in_flight` and the endpoint's `cap`.
   int allowance(int64_t now_ms, int in_flight, int cap) const;
-  void on_success();
-  void on_failure(int64_t now_ms);
+  // The result of an attempt that started at `started_ms`. Once tripped, only an attempt
+  // started after the cool-down (the probe) counts: results of attempts already in flight at
+  // the trip neither re-arm nor lengthen the cool-down, nor close the breaker. One trip per
+  // cool-down; the probe decides.
+  void on_success(int64_t started_ms);
+  void on_failure(int64_t now_ms, int64_t started_ms);
   bool open(int64_t now_ms) const { return failures_ >= o_.threshold && now_ms < open_until_ms_; }
   int consecutive_failures() const { return failures_; }
 

@@ -192,16 +192,16 @@ void DeliveryWorker::absorb(std::vector<Result> results) {
     latency_.observe({d.endpoint}, static_cast<double>(r.response.latency.count()) / 1000.0);
     if (c.outcome == webhooks::Outcome::kDelivered) {
       d.status = store::DeliveryStatus::kDelivered;
-      rt.breaker.on_success();
+      rt.breaker.on_success(r.started_ms);
     } else if (c.outcome == webhooks::Outcome::kDisable) {
       // Held, not lost: due again once someone enables the endpoint.
       d.status = store::DeliveryStatus::kPending;
       d.due_at_ms = now;
       o.disable = true;
       rt.disabled = true;
-      rt.breaker.on_failure(now);
+      rt.breaker.on_failure(now, r.started_ms);
     } else {
-      rt.breaker.on_failure(now);
+      rt.breaker.on_failure(now, r.started_ms);
       d.attempts++;
       auto delay =
           next_delay(o_.retry, d.attempts, milliseconds(now - d.first_attempt_at_ms), rng_);

@@ -210,24 +210,46 @@ TEST(CircuitBreaker, OpensAfterThresholdThenProbesOnce) {
   webhooks::CircuitBreaker b({3, 1000ms, 4000ms});
   EXPECT_EQ(b.allowance(0, 0, 8), 8);
   EXPECT_EQ(b.allowance(0, 5, 8), 3);
-  b.on_failure(0);
-  b.on_failure(0);
+  b.on_failure(0, 0);
+  b.on_failure(0, 0);
   EXPECT_EQ(b.allowance(0, 0, 8), 8);
-  b.on_failure(0);
+  b.on_failure(0, 0);
   EXPECT_TRUE(b.open(500));
   EXPECT_EQ(b.allowance(500, 0, 8), 0);
   EXPECT_EQ(b.allowance(1000, 0, 8), 1);  // half-open
   EXPECT_EQ(b.allowance(1000, 1, 8), 0);
-  b.on_failure(1000);  // probe failed: cool-down doubles
+  b.on_failure(1000, 1000);  // probe failed: cool-down doubles
   EXPECT_EQ(b.allowance(2999, 0, 8), 0);
   EXPECT_EQ(b.allowance(3000, 0, 8), 1);
-  b.on_failure(3000);
-  b.on_failure(7000);  // capped at 4 s
+  b.on_failure(3000, 3000);
+  b.on_failure(7000, 7000);  // capped at 4 s
   EXPECT_EQ(b.allowance(10999, 0, 8), 0);
   EXPECT_EQ(b.allowance(11000, 0, 8), 1);
-  b.on_success();
+  b.on_success(11000);
   EXPECT_EQ(b.allowance(11000, 0, 8), 8);
   EXPECT_FALSE(b.open(11000));
+}
+
+// The review's case: 12 attempts in flight all fail with 500 after a one-second blip. The
+// breaker trips once (30 s) instead of doubling to the 10-minute cap on every late result.
+TEST(CircuitBreaker, ResultsOfAttemptsInFlightAtTheTripDoNotRearmIt) {
+  webhooks::CircuitBreaker b({5, 30000ms, 600000ms});
+  EXPECT_EQ(b.allowance(0, 0, 12), 12);
+  for (int i = 0; i < 12; ++i) b.on_failure(1000 + i, 0);  // all started at 0
+  EXPECT_TRUE(b.open(1004));
+  EXPECT_EQ(b.allowance(31003, 0, 12), 0);
+  EXPECT_EQ(b.allowance(31004, 0, 12), 1);  // one trip: 30 s after the fifth failure
+  // A late success of an attempt from before the trip does not close it either.
+  b.on_success(500);
+  EXPECT_EQ(b.allowance(31004, 0, 12), 1);
+  EXPECT_EQ(b.allowance(31004, 1, 12), 0);  // one probe at a time
+  // The probe fails: the cool-down doubles once, however many stale results follow.
+  b.on_failure(31100, 31004);
+  for (int i = 0; i < 12; ++i) b.on_failure(31200, 900);
+  EXPECT_EQ(b.allowance(91099, 0, 12), 0);
+  EXPECT_EQ(b.allowance(91100, 0, 12), 1);
+  b.on_success(91100);  // the probe succeeds: closed
+  EXPECT_EQ(b.allowance(91200, 0, 12), 12);
 }
 
 }  // namespace
