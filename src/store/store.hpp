@@ -76,6 +76,9 @@ struct Delivery {
   std::string last_error;
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
+  // Set by a claim: the lease its holder owns. A result is recorded only while that lease is
+  // still the delivery's (not expired and claimed again, replayed or finished by another).
+  int64_t lease_until_ms = 0;
 };
 
 // A delivery claimed for sending, with what is sent.
@@ -153,7 +156,8 @@ class Tx {
   // order has no earlier unfinished delivery to the endpoint; leased until `lease_until_ms`.
   [[nodiscard]] virtual core::Result<std::vector<ClaimedDelivery>> claim_deliveries(
       std::string_view endpoint, int64_t now_ms, int64_t lease_until_ms, int limit) = 0;
-  // Stores the outcome of an attempt: the delivery's new state and the attempt record.
+  // Stores the outcome of an attempt: the attempt record always, and the delivery's new state
+  // only while `d.lease_until_ms` is still its lease (a late result never overwrites it).
   [[nodiscard]] virtual core::Result<void> finish_attempt(const Delivery& d,
                                                           const DeliveryAttempt& a) = 0;
   // Claimed deliveries that were never started: pending and due at `now_ms` again.
@@ -162,8 +166,10 @@ class Tx {
   [[nodiscard]] virtual core::Result<void> set_endpoint_state(const EndpointState& s) = 0;
   [[nodiscard]] virtual core::Result<std::optional<EndpointState>> endpoint_state(
       std::string_view endpoint) = 0;
-  // Makes failed (pending after failures) and dead deliveries due now with a fresh schedule:
-  // of one event (`outbox_id` > 0), or of one endpoint created at or after `since_ms`.
+  // Makes deliveries due now with a fresh schedule and their webhook-id kept: every one of one
+  // event (`outbox_id` > 0) that is not being sent at the moment, delivered ones included; or
+  // the failed (pending after failures) and dead ones of one endpoint created at or after
+  // `since_ms`.
   [[nodiscard]] virtual core::Result<int> replay_deliveries(int64_t outbox_id,
                                                             std::string_view endpoint,
                                                             int64_t since_ms, int64_t now_ms) = 0;

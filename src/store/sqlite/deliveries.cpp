@@ -158,6 +158,7 @@ Result<std::vector<ClaimedDelivery>> claim_deliveries(Db& db, std::string_view e
     if (auto r = done(db, **lease, "lease delivery"); !r) return tl::unexpected(r.error());
     c.delivery.status = DeliveryStatus::kDelivering;
     c.delivery.due_at_ms = lease_until_ms;
+    c.delivery.lease_until_ms = lease_until_ms;
     c.delivery.updated_at_ms = now_ms;
   }
   return out;
@@ -167,15 +168,15 @@ Result<void> finish_attempt(Db& db, const Delivery& d, const DeliveryAttempt& a)
   auto st = db.prepare(
       "UPDATE deliveries SET status = ?2, attempts = ?3, due_at_ms = ?4, "
       "first_attempt_at_ms = ?5, last_status = ?6, last_error = ?7, updated_at_ms = ?8 "
-      "WHERE id = ?1");
+      "WHERE id = ?1 AND status = 'delivering' AND due_at_ms = ?9");
   if (!st) return tl::unexpected(st.error());
   (*st)->bind(1, d.id).bind(2, to_string(d.status)).bind(3, int64_t{d.attempts})
       .bind(4, d.due_at_ms).bind(5, d.first_attempt_at_ms).bind(6, d.last_status)
-      .bind(7, d.last_error).bind(8, d.updated_at_ms);
+      .bind(7, d.last_error).bind(8, d.updated_at_ms).bind(9, d.lease_until_ms);
   if (auto r = done(db, **st, "finish delivery"); !r) return r;
-  if (sqlite3_changes(db.raw()) != 1) {
-    return core::fail(ErrorCode::kInternal, "delivery vanished");
-  }
+  // No change: the lease is no longer this result's (it ran out and the delivery was claimed
+  // again, replayed, or already finished). The attempt is still on record; the state is not
+  // touched.
   auto at = db.prepare(
       "INSERT INTO delivery_attempts (delivery_id, at_ms, status, outcome, latency_ms, error, "
       "response) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
@@ -242,7 +243,9 @@ Result<int> replay_deliveries(Db& db, int64_t outbox_id, std::string_view endpoi
       "UPDATE deliveries SET status = 'pending', attempts = 0, first_attempt_at_ms = 0, "
       "due_at_ms = ?1, updated_at_ms = ?1 ";
   static const std::string failed = "(status = 'dead' OR (status = 'pending' AND attempts > 0))";
-  static const std::string by_event = set + "WHERE outbox_id = ?2 AND " + failed;
+  // One event is replayed whatever its state (a merchant who lost their copy of a delivered
+  // event needs it again), except where an attempt is under way right now.
+  static const std::string by_event = set + "WHERE outbox_id = ?2 AND status <> 'delivering'";
   static const std::string by_endpoint =
       set + "WHERE endpoint = ?2 AND created_at_ms >= ?3 AND " + failed;
   auto st = db.prepare(outbox_id > 0 ? by_event.c_str() : by_endpoint.c_str());

@@ -30,6 +30,10 @@ constexpr const char* kOldOrdersTable =
     "INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL, PRIMARY KEY (merchant, out_trade_no)) "
     "WITHOUT ROWID;";
 
+int64_t status_code(store::DeliveryStatus s) {
+  return s == store::DeliveryStatus::kDelivered ? 204 : 500;
+}
+
 class SqliteStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -420,6 +424,73 @@ TEST_F(SqliteStoreTest, AFullQueueShedsWorkAtOnceAndLosesNothingQueued) {
   for (int i = 0; i < 5; ++i) EXPECT_TRUE(done[static_cast<std::size_t>(i)].get_future().get()) << i;
   (*s)->close();
   EXPECT_EQ(testing::scalar(path_, "SELECT COUNT(*) FROM orders"), 5);
+}
+
+// A result counts only while its claim's lease is the delivery's: a late result (the lease ran
+// out and another claim, a replay or a success came first) is kept as an attempt and changes
+// nothing; a delivered event can be replayed with the same webhook-id.
+TEST_F(SqliteStoreTest, LateResultsNeverOverwriteAndDeliveredEventsReplay) {
+  auto s = store::open_sqlite_store({path_});
+  ASSERT_TRUE(s) << s.error().detail;
+  int64_t event = 0;
+  run(**s, [&](store::Tx& tx) -> core::Result<void> {
+    store::OutboxEvent e{0, "m1", "A", "order.paid", "{}", 0, 1};
+    auto id = tx.add_outbox(e);
+    if (!id) return tl::unexpected(id.error());
+    event = *id;
+    store::Delivery d;
+    d.outbox_id = *id;
+    d.endpoint = "shop";
+    d.merchant = "m1";
+    d.out_trade_no = "A";
+    d.event_type = "order.paid";
+    d.webhook_id = "msg_same";
+    d.due_at_ms = 0;
+    return tx.insert_delivery(d).map([](bool) {});
+  });
+  auto claim = [&](int64_t now, int64_t lease) {
+    std::vector<store::ClaimedDelivery> got;
+    run(**s, [&](store::Tx& tx) -> core::Result<void> {
+      auto c = tx.claim_deliveries("shop", now, lease, 10);
+      if (!c) return tl::unexpected(c.error());
+      got = *c;
+      return {};
+    });
+    return got;
+  };
+  auto finish = [&](store::Delivery d, store::DeliveryStatus status, int64_t at) {
+    d.status = status;
+    d.due_at_ms = at + 5000;
+    d.updated_at_ms = at;
+    run(**s, [d, at](store::Tx& tx) {
+      return tx.finish_attempt(d, {d.id, at, status_code(d.status), "x", 1, "", ""});
+    });
+  };
+  auto first = claim(100, 1100);
+  ASSERT_EQ(first.size(), 1u);
+  auto second = claim(1200, 2200);  // the first lease ran out: claimed again
+  ASSERT_EQ(second.size(), 1u);
+  finish(second[0].delivery, store::DeliveryStatus::kDelivered, 1300);
+  finish(first[0].delivery, store::DeliveryStatus::kPending, 1400);  // late failure
+  const std::string sql_status = "SELECT status FROM deliveries WHERE webhook_id = 'msg_same'";
+  EXPECT_EQ(testing::text(path_, sql_status), "delivered");
+  EXPECT_EQ(testing::scalar(path_, "SELECT COUNT(*) FROM delivery_attempts"), 2);
+  // Replaying the delivered event schedules it again, same webhook-id.
+  int replayed = 0;
+  run(**s, [&](store::Tx& tx) -> core::Result<void> {
+    auto n = tx.replay_deliveries(event, "", 0, 2000);
+    if (!n) return tl::unexpected(n.error());
+    replayed = *n;
+    return {};
+  });
+  EXPECT_EQ(replayed, 1);
+  auto again = claim(2000, 3000);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].delivery.webhook_id, "msg_same");
+  // A result of the delivered claim arriving now does not touch the new claim.
+  finish(second[0].delivery, store::DeliveryStatus::kDead, 2100);
+  EXPECT_EQ(testing::text(path_, sql_status), "delivering");
+  (*s)->close();
 }
 
 TEST_F(SqliteStoreTest, NewerSchemaIsRefusedAndLeftAlone) {
