@@ -453,11 +453,25 @@ void Api::answer_durable(const Respond& respond, HttpResponse r) const {
   });
 }
 
+// Ready = the store took a durable write within the last second. Probes in between are
+// answered from that, and at most one heartbeat is in flight, so a tight probe loop costs the
+// writer one small write per second; a failed store is unready at once.
 void Api::ready(Respond& respond) {
   if (store_ == nullptr) return respond(json_response(200, R"({"status":"ready","store":"off"})"));
-  pipeline::check_ready(*store_, clock_, [respond](core::Result<void> r) {
-    if (!r) return respond(json_response(503, R"({"status":"unavailable"})"));
-    respond(json_response(200, R"({"status":"ready"})"));
+  static const std::string kReady = R"({"status":"ready"})";
+  static const std::string kUnavailable = R"({"status":"unavailable"})";
+  if (!store_->healthy()) return respond(json_response(503, kUnavailable));
+  const int64_t now = clock_.now_ms();
+  if (now - ready_at_ms_.load() < 1000) return respond(json_response(200, kReady));
+  if (heartbeat_in_flight_.exchange(true)) {
+    // One is being written: answer from the last, if it is recent enough.
+    return respond(now - ready_at_ms_.load() < 5000 ? json_response(200, kReady)
+                                                    : json_response(503, kUnavailable));
+  }
+  pipeline::check_ready(*store_, clock_, [this, respond, now](core::Result<void> r) {
+    if (r) ready_at_ms_.store(now);
+    heartbeat_in_flight_.store(false);
+    respond(r ? json_response(200, kReady) : json_response(503, kUnavailable));
   });
 }
 

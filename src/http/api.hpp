@@ -1,4 +1,5 @@
 #pragma once
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -89,6 +90,9 @@ class Api final : public HttpHandler {
   pipeline::MessagePipeline& messages_;
   const core::Clock& clock_;
   obs::Metrics& metrics_;
+  // /readyz: the last durable heartbeat, so probes cost at most one write per second.
+  std::atomic<int64_t> ready_at_ms_{0};
+  std::atomic<bool> heartbeat_in_flight_{false};
 };
 
 // Splits a path into percent-decoded segments; the query string is dropped.

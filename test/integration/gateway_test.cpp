@@ -233,6 +233,30 @@ TEST_F(Gateway, SlowRequestsAreCutOffAtTheirDeadlines) {
   EXPECT_EQ(c.request("GET", url("/healthz"), {}, "", 5s).status, 200);
 }
 
+double metric(const std::string& text, const std::string& series) {
+  const auto at = text.find("\n" + series + " ");
+  return at == std::string::npos ? 0 : std::stod(text.substr(at + series.size() + 2));
+}
+
+// A tight /readyz probe loop costs the store about one heartbeat write per second.
+TEST_F(Gateway, ReadinessProbesAreAnsweredFromACachedDurableHeartbeat) {
+  start();
+  paygate::sim::HttpClient c;
+  EXPECT_EQ(c.request("GET", url("/readyz"), {}, "", 5s).status, 200);
+  const std::string commits = "paygate_store_commits_total{result=\"ok\"}";
+  const double before = metric(c.request("GET", url("/metrics"), {}, "", 5s).body, commits);
+  const auto t0 = std::chrono::steady_clock::now();
+  int probes = 0;
+  while (std::chrono::steady_clock::now() - t0 < 1500ms) {
+    ASSERT_EQ(c.request("GET", url("/readyz"), {}, "", 5s).status, 200);
+    ++probes;
+  }
+  const double after = metric(c.request("GET", url("/metrics"), {}, "", 5s).body, commits);
+  EXPECT_GT(probes, 100);
+  EXPECT_LE(after - before, 3) << probes << " probes";
+  EXPECT_EQ(stop(SIGTERM), 0);
+}
+
 // Bytes that are not UTF-8 in a query, a path or a body never take the gateway down.
 TEST_F(Gateway, InvalidUtf8AnywhereGetsAClearErrorAndTheServerStaysUp) {
   start();
