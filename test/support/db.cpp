@@ -40,4 +40,28 @@ std::string text(const std::filesystem::path& db, const std::string& sql) {
   return v;
 }
 
+std::vector<std::string> rows(const std::filesystem::path& db, const std::string& sql) {
+  std::vector<std::string> out;
+  sqlite3* c = nullptr;
+  if (sqlite3_open_v2(db.c_str(), &c, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(c, sql.c_str(), -1, &st, nullptr) == SQLITE_OK) {
+      while (sqlite3_step(st) == SQLITE_ROW) {
+        std::string row;
+        for (int i = 0; i < sqlite3_column_count(st); ++i) {
+          if (i) row += '|';
+          const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
+          if (p) row += p;
+        }
+        out.push_back(std::move(row));
+      }
+    } else {
+      out.push_back(std::string("error: ") + sqlite3_errmsg(c));
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(c);
+  return out;
+}
+
 }  // namespace paygate::testing

@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace paygate::testing {
 
@@ -9,5 +10,7 @@ namespace paygate::testing {
 int64_t scalar(const std::filesystem::path& db, const std::string& sql);
 // The same as text; empty when there is none.
 std::string text(const std::filesystem::path& db, const std::string& sql);
+// Every row of `sql`, its columns joined by '|'.
+std::vector<std::string> rows(const std::filesystem::path& db, const std::string& sql);
 
 }  // namespace paygate::testing

@@ -98,11 +98,11 @@ Result<void> mark_routed(Db& db, int64_t outbox_id) {
 Result<int64_t> unrouted_count(Db& db) {
   auto from = routed_up_to(db);
   if (!from) return tl::unexpected(from.error());
-  auto st = db.prepare("SELECT COUNT(*) FROM outbox WHERE id > ?1");
+  // Outbox ids are dense (one writer, rows never deleted): the newest id less the cursor.
+  auto st = db.prepare("SELECT COALESCE(MAX(id), 0) FROM outbox");
   if (!st) return tl::unexpected(st.error());
-  (*st)->bind(1, *from);
   if ((*st)->step() != SQLITE_ROW) return tl::unexpected(db.error("count unrouted"));
-  const int64_t n = (*st)->i64(0);
+  const int64_t n = std::max<int64_t>(0, (*st)->i64(0) - *from);
   (*st)->reset();
   return n;
 }
@@ -260,16 +260,45 @@ Result<int> replay_deliveries(Db& db, int64_t outbox_id, std::string_view endpoi
   return sqlite3_changes(db.raw());
 }
 
+// One statement per shape of filter, so that each can use its index (an "?2 = '' OR" test
+// hides the index from the planner).
+const std::vector<std::string>& list_events_sql() {
+  static const std::vector<std::string> sql = [] {
+    const std::string head = std::string("SELECT ") + kOutboxColumns + " FROM outbox WHERE merchant = ?1 ";
+    const std::string rest = "AND (?3 = '' OR event_type = ?3) AND (?4 = 0 OR id < ?4) ";
+    const std::string status =
+        "AND id IN (SELECT outbox_id FROM deliveries WHERE merchant = ?1 AND status = ?5) ";
+    const std::string tail = "ORDER BY id DESC LIMIT ?6";
+    return std::vector<std::string>{
+        head + rest + tail,                                       // merchant
+        head + "AND out_trade_no = ?2 " + rest + tail,            // merchant, order
+        head + rest + status + tail,                              // merchant, status
+        head + "AND out_trade_no = ?2 " + rest + status + tail};  // all
+  }();
+  return sql;
+}
+
+std::vector<std::pair<std::string, std::string>> merchant_queries() {
+  const auto& l = list_events_sql();
+  return {{"list events", l[0]},
+          {"list events of an order", l[1]},
+          {"list events by delivery status", l[2]},
+          {"list events of an order by delivery status", l[3]},
+          {"event deliveries", std::string("SELECT ") + kDeliveryColumns +
+                                   " FROM deliveries d WHERE d.outbox_id = ?1 ORDER BY d.id"},
+          {"event attempts",
+           "SELECT a.delivery_id FROM delivery_attempts a JOIN deliveries d ON d.id = "
+           "a.delivery_id WHERE d.outbox_id = ?1 ORDER BY a.id"},
+          {"delivery counts",
+           "SELECT status, n FROM delivery_counts WHERE status IN ('pending', 'delivering', "
+           "'dead')"},
+          {"outbox pending", "SELECT MAX(id) FROM outbox"}};
+}
+
 Result<std::vector<OutboxEvent>> list_events(Db& db, const EventFilter& f) {
-  static const std::string base =
-      std::string("SELECT ") + kOutboxColumns +
-      " FROM outbox WHERE merchant = ?1 AND (?2 = '' OR out_trade_no = ?2) "
-      "AND (?3 = '' OR event_type = ?3) AND (?4 = 0 OR id < ?4) ";
-  static const std::string plain = base + "ORDER BY id DESC LIMIT ?6";
-  static const std::string with_status =
-      base + "AND id IN (SELECT outbox_id FROM deliveries WHERE merchant = ?1 AND status = ?5) " +
-      "ORDER BY id DESC LIMIT ?6";
-  auto st = db.prepare(f.status ? with_status.c_str() : plain.c_str());
+  const auto& sql = list_events_sql();
+  const std::size_t shape = (f.out_trade_no.empty() ? 0 : 1) + (f.status ? 2 : 0);
+  auto st = db.prepare(sql[shape].c_str());
   if (!st) return tl::unexpected(st.error());
   (*st)->bind(1, f.merchant).bind(2, f.out_trade_no).bind(3, f.event_type)
       .bind(4, f.before_id).bind(6, int64_t{f.limit});
@@ -318,10 +347,9 @@ Result<std::optional<EventDetails>> event_details(Db& db, int64_t id) {
 }
 
 Result<std::map<std::string, int64_t>> deliveries_by_status(Db& db) {
-  // Delivered ones are counted by the worker; scanning them on every scrape would grow forever.
+  // Kept by triggers: a scrape reads a handful of rows however many deliveries there are.
   auto st = db.prepare(
-      "SELECT status, COUNT(*) FROM deliveries WHERE status IN ('pending', 'delivering', 'dead') "
-      "GROUP BY status");
+      "SELECT status, n FROM delivery_counts WHERE status IN ('pending', 'delivering', 'dead')");
   if (!st) return tl::unexpected(st.error());
   std::map<std::string, int64_t> out;
   int rc;

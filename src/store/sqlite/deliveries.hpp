@@ -31,5 +31,7 @@ core::Result<int> replay_deliveries(Db& db, int64_t outbox_id, std::string_view 
 core::Result<std::vector<OutboxEvent>> list_events(Db& db, const EventFilter& f);
 core::Result<std::optional<EventDetails>> event_details(Db& db, int64_t id);
 core::Result<std::map<std::string, int64_t>> deliveries_by_status(Db& db);
+// The merchant API's and /metrics' queries by name, for checking their plans.
+std::vector<std::pair<std::string, std::string>> merchant_queries();
 
 }  // namespace paygate::store::sqlite

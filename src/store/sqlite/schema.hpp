@@ -2,9 +2,9 @@
 
 namespace paygate::store::sqlite {
 
-// Version 3 of the embedded schema. Orders are keyed by (merchant, out_trade_no); the inbox is
+// Version 4 of the embedded schema. Orders are keyed by (merchant, out_trade_no); the inbox is
 // unique on the provider's notification id and on the business key: that is the dedupe.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 inline constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS orders (
@@ -132,6 +132,25 @@ CREATE TABLE IF NOT EXISTS endpoint_state (
   updated_at_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS heartbeat (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL);
+-- Deliveries per status, kept by triggers so /metrics reads a few rows, never the table.
+CREATE TABLE IF NOT EXISTS delivery_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL)
+  WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS deliveries_count_insert AFTER INSERT ON deliveries BEGIN
+  INSERT INTO delivery_counts (status, n) VALUES (new.status, 1)
+    ON CONFLICT (status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS deliveries_count_update AFTER UPDATE OF status ON deliveries
+  WHEN old.status <> new.status BEGIN
+  UPDATE delivery_counts SET n = n - 1 WHERE status = old.status;
+  INSERT INTO delivery_counts (status, n) VALUES (new.status, 1)
+    ON CONFLICT (status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS deliveries_count_delete AFTER DELETE ON deliveries BEGIN
+  UPDATE delivery_counts SET n = n - 1 WHERE status = old.status;
+END;
+-- The merchant API's event listings: newest first per merchant, and by delivery status.
+CREATE INDEX IF NOT EXISTS outbox_merchant ON outbox(merchant, id);
+CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries(merchant, status, outbox_id);
 )sql";
 
 // From version 1: order counts move from an index on orders(state) to order_counts.
@@ -147,6 +166,12 @@ DROP TRIGGER IF EXISTS orders_count_update;
 DROP TRIGGER IF EXISTS orders_count_delete;
 DELETE FROM order_counts;
 INSERT INTO order_counts (state, n) SELECT state, COUNT(*) FROM orders GROUP BY state;
+)sql";
+
+// From versions 1-3: deliveries counted once; the triggers keep it from here on.
+inline constexpr const char* kMigrateToV4 = R"sql(
+DELETE FROM delivery_counts;
+INSERT INTO delivery_counts (status, n) SELECT status, COUNT(*) FROM deliveries GROUP BY status;
 )sql";
 
 }  // namespace paygate::store::sqlite

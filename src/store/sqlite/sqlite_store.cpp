@@ -930,7 +930,8 @@ static Result<void> migrate(Db& db) {
   std::string script = "BEGIN IMMEDIATE;";
   script += sqlite::kSchema;
   if (version == 1) script += sqlite::kMigrateV1ToV2;
-  if (version >= 1) script += sqlite::kMigrateToV3;
+  if (version >= 1 && version < 3) script += sqlite::kMigrateToV3;
+  if (version >= 1) script += sqlite::kMigrateToV4;
   script += "PRAGMA user_version=" + std::to_string(sqlite::kSchemaVersion) + "; COMMIT;";
   if (auto r = db.exec(script.c_str()); !r) {
     (void)db.exec("ROLLBACK");
