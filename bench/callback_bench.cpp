@@ -284,7 +284,8 @@ int main(int argc, char** argv) {
       p.receiver_port = pt::free_port();
       std::string toml = pt::slurp(p.dir / "paygate.toml");
       toml.replace(toml.find("paygate.db"), 10, "paygate-webhooks.db");
-      toml += "\n[webhooks]\nallow_private_addresses = true\n\n[[merchant.webhooks]]\n"
+      toml += "\n[webhooks]\nallow_private_addresses = true\nallow_insecure_http = true\n\n"
+              "[[merchant.webhooks]]\n"
               "id = \"bench\"\nurl = \"http://127.0.0.1:" +
               std::to_string(p.receiver_port) + "/events\"\nsecret_file = \"whsec\"\n";
       std::ofstream(p.dir / "paygate-webhooks.toml") << toml;

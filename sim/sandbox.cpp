@@ -132,7 +132,8 @@ core::Result<Sandbox> init_sandbox(const InitOptions& o) {
        << "# and uncomment to have every event delivered to it.\n"
        << "# [[merchant.webhooks]]\n# id = \"sandbox-receiver\"\n"
        << "# url = \"http://127.0.0.1:8081/events\"\n# secret_file = \"keys/webhook_secret\"\n#\n"
-       << "# [webhooks]\n# allow_private_addresses = true   # the receiver is on loopback\n";
+       << "# [webhooks]\n# allow_private_addresses = true   # the receiver is on loopback\n"
+       << "# allow_insecure_http = true       # and speaks plain http\n";
   ok = ok && write_file(dir / "paygate.toml", toml.str(), false);
   if (!ok) return fail(ErrorCode::kInvalidArgument, "cannot write sandbox files in " + s.dir);
   return s;

@@ -244,13 +244,18 @@ providers::alipay::Settings alipay(const Reader& r, const toml::table& t,
 
 WebhookSettings webhook_settings(const Reader& r, const toml::table& t) {
   const std::string where = "webhooks";
-  only_keys(t, where, {"allow_private_addresses", "retry_schedule_seconds",
+  only_keys(t, where, {"allow_private_addresses", "allow_insecure_http", "retry_schedule_seconds",
                        "retry_window_seconds", "poll_ms", "busy_deliveries_per_second"});
   WebhookSettings w;
   if (auto a = t["allow_private_addresses"]) {
     auto v = a.value<bool>();
     if (!v) bad(where + ".allow_private_addresses", "must be true or false");
     w.allow_private_addresses = *v;
+  }
+  if (auto a = t["allow_insecure_http"]) {
+    auto v = a.value<bool>();
+    if (!v) bad(where + ".allow_insecure_http", "must be true or false");
+    w.allow_insecure_http = *v;
   }
   if (auto node = t["retry_schedule_seconds"]) {
     auto arr = node.as_array();
@@ -303,7 +308,8 @@ bool literal_internal_host(const std::string& url) {
 }
 
 webhooks::Endpoint webhook_endpoint(const Reader& r, const toml::table& t, const std::string& where,
-                                    const std::string& merchant, bool allow_private) {
+                                    const std::string& merchant, bool allow_private,
+                                    bool allow_http) {
   only_keys(t, where, {"id", "url", "secret_file", "secret_env", "previous_secret_file",
                        "previous_secret_env", "events", "max_in_flight", "timeout_ms"});
   webhooks::Endpoint e;
@@ -318,6 +324,10 @@ webhooks::Endpoint webhook_endpoint(const Reader& r, const toml::table& t, const
   if (!(e.url.starts_with("https://") || e.url.starts_with("http://")) || e.url.size() > 2048 ||
       e.url.find_first_of(" \r\n\t") != std::string::npos) {
     bad(where + ".url", "must be an http(s) URL");
+  }
+  if (!allow_http && !e.url.starts_with("https://")) {
+    bad(where + ".url",
+        "must be https:// (set webhooks.allow_insecure_http to send events in clear text)");
   }
   if (!allow_private && literal_internal_host(e.url)) {
     bad(where + ".url",
@@ -435,7 +445,8 @@ Settings parse(const toml::table& root, const Reader& r) {
         const std::string ew = where + ".webhooks[" + std::to_string(j) + "]";
         auto et = (*arr)[j].as_table();
         if (et == nullptr) bad(ew, "must be a table");
-        auto e = webhook_endpoint(r, *et, ew, m.id, s.webhooks.allow_private_addresses);
+        auto e = webhook_endpoint(r, *et, ew, m.id, s.webhooks.allow_private_addresses,
+                                  s.webhooks.allow_insecure_http);
         if (!endpoint_ids.insert(e.id).second) bad(ew + ".id", "duplicate endpoint id " + e.id);
         m.webhooks.push_back(std::move(e));
       }

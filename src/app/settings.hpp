@@ -27,6 +27,7 @@ struct MerchantSettings {
 struct WebhookSettings {
   // Endpoints resolving to loopback/private/link-local addresses are refused unless true.
   bool allow_private_addresses = false;
+  bool allow_insecure_http = false;  // http:// endpoints (events and signatures in clear text)
   webhooks::WorkerOptions worker;
 };
 

@@ -21,15 +21,27 @@ bool internal_v4(uint32_t a) {  // host byte order
   const auto in = [a](uint32_t net, int bits) {
     return bits == 0 || (a >> (32 - bits)) == (net >> (32 - bits));
   };
-  return in(0x00000000, 8) ||    // 0.0.0.0/8
-         in(0x0A000000, 8) ||    // 10/8
-         in(0x64400000, 10) ||   // 100.64/10
-         in(0x7F000000, 8) ||    // 127/8
-         in(0xA9FE0000, 16) ||   // 169.254/16
-         in(0xAC100000, 12) ||   // 172.16/12
-         in(0xC0A80000, 16) ||   // 192.168/16
-         in(0xE0000000, 4) ||    // multicast
-         in(0xF0000000, 4);      // reserved, broadcast
+  // The IANA IPv4 special-purpose registry, less the globally reachable blocks that are
+  // ordinary hosts in practice (none are left: every listed block is refused).
+  return in(0x00000000, 8) ||    // 0.0.0.0/8 this network
+         in(0x0A000000, 8) ||    // 10/8 private
+         in(0x64400000, 10) ||   // 100.64/10 shared (CGNAT)
+         in(0x7F000000, 8) ||    // 127/8 loopback
+         in(0xA9FE0000, 16) ||   // 169.254/16 link-local (cloud metadata)
+         in(0xAC100000, 12) ||   // 172.16/12 private
+         in(0xC0000000, 24) ||   // 192.0.0/24 IETF protocol assignments
+         in(0xC0000200, 24) ||   // 192.0.2/24 TEST-NET-1
+         in(0xC0586300, 24) ||   // 192.88.99/24 6to4 relay anycast
+         in(0xC0A80000, 16) ||   // 192.168/16 private
+         in(0xC6120000, 15) ||   // 198.18/15 benchmarking
+         in(0xC6336400, 24) ||   // 198.51.100/24 TEST-NET-2
+         in(0xCB007100, 24) ||   // 203.0.113/24 TEST-NET-3
+         in(0xE0000000, 4) ||    // 224/4 multicast
+         in(0xF0000000, 4);      // 240/4 reserved, broadcast
+}
+
+uint32_t v4_at(const uint8_t* b) {
+  return (uint32_t(b[0]) << 24) | (uint32_t(b[1]) << 16) | (uint32_t(b[2]) << 8) | b[3];
 }
 
 struct Transfer {
@@ -220,14 +232,28 @@ bool is_internal_address(const sockaddr* addr) {
     const auto* v6 = reinterpret_cast<const sockaddr_in6*>(addr);
     const uint8_t* b = v6->sin6_addr.s6_addr;
     static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (std::memcmp(b, kMapped, 12) == 0) {
-      return internal_v4((uint32_t(b[12]) << 24) | (uint32_t(b[13]) << 16) |
-                         (uint32_t(b[14]) << 8) | b[15]);
+    if (std::memcmp(b, kMapped, 12) == 0) return internal_v4(v4_at(b + 12));  // ::ffff:0:0/96
+    static const uint8_t kZero[12] = {};
+    if (std::memcmp(b, kZero, 12) == 0) return true;  // ::/96: ::, ::1, IPv4-compatible
+    // IPv4 embedded by a translator or tunnel reaches whatever IPv4 address it carries.
+    static const uint8_t kNat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+    if (std::memcmp(b, kNat64, 12) == 0) return true;  // 64:ff9b::/96 NAT64
+    if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b[4] == 0 && b[5] == 1) {
+      return true;  // 64:ff9b:1::/48 local-use NAT64
     }
-    static const uint8_t kZero[15] = {};
-    if (std::memcmp(b, kZero, 15) == 0 && (b[15] == 0 || b[15] == 1)) return true;  // :: ::1
+    if (b[0] == 0x20 && b[1] == 0x02) return true;  // 2002::/16 6to4
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0) return true;  // 2001::/32 Teredo
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) return true;  // 2001:db8::/32
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x00 && b[3] < 0x20) return true;  // 2001::/23 IETF
+    if (b[0] == 0x01 && b[1] == 0x00 && b[2] == 0 && b[3] == 0 && b[4] == 0 && b[5] == 0 &&
+        b[6] == 0 && b[7] == 0) {
+      return true;  // 100::/64 discard-only
+    }
+    if (b[0] == 0x3f && b[1] == 0xff && (b[2] & 0xf0) == 0) return true;  // 3fff::/20 documentation
+    if (b[0] == 0x5f && b[1] == 0x00) return true;            // 5f00::/16 SRv6 SIDs
     if ((b[0] & 0xfe) == 0xfc) return true;                  // fc00::/7 unique local
     if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return true;  // fe80::/10 link-local
+    if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) return true;  // fec0::/10 site-local (deprecated)
     if (b[0] == 0xff) return true;                           // multicast
     return false;
   }

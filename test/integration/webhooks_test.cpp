@@ -87,7 +87,8 @@ class Webhooks : public Gateway {
                  const std::string& schedule = "[1, 1, 1, 1, 1]", int window = 0,
                  const std::string& extra = "") {
     std::ofstream cfg(dir_ / "paygate.toml", std::ios::app);
-    cfg << "\n[webhooks]\nallow_private_addresses = true\nretry_schedule_seconds = " << schedule
+    cfg << "\n[webhooks]\nallow_private_addresses = true\nallow_insecure_http = true\n"
+        << "retry_schedule_seconds = " << schedule
         << "\nretry_window_seconds = " << window << "\npoll_ms = 20\n";
     for (const auto& [id, url] : endpoints) {
       cfg << "\n[[merchant.webhooks]]\nid = \"" << id << "\"\nurl = \"" << url
@@ -405,6 +406,8 @@ TEST_F(Webhooks, BadEndpointConfigIsRefusedAtStart) {
        "merchant[0].webhooks[0].url"},
       {"[[merchant.webhooks]]\nid = \"a\"\nurl = \"ftp://example.com/x\"\nsecret_file = \"whsec\"\n",
        "merchant[0].webhooks[0].url"},
+      {"[[merchant.webhooks]]\nid = \"a\"\nurl = \"http://example.com/x\"\nsecret_file = \"whsec\"\n",
+       "must be https://"},
       {"[[merchant.webhooks]]\nid = \"a\"\nurl = \"https://example.com/x\"\nsecret_file = \"nope\"\n",
        "merchant[0].webhooks[0].secret_file"},
       {"[[merchant.webhooks]]\nid = \"a\"\nurl = \"https://example.com/x\"\nsecret_file = \"short\"\n",

@@ -844,6 +844,8 @@ class SqliteStore final : public Store {
         }
         cv_.notify_one();
       }
+      // Reported before anything is answered, so the stop begins before the first 500 leaves.
+      if (newly_failed && options_.on_fatal) options_.on_fatal(why);
       for (auto& c : ready) {
         if (err == 0) {
           complete(c, true);
@@ -860,7 +862,6 @@ class SqliteStore final : public Store {
         }
       }
       waiters.clear();
-      if (newly_failed && options_.on_fatal) options_.on_fatal(why);
     }
   }
 
