@@ -281,6 +281,7 @@ int main(int argc, char** argv) {
       const std::string secret =
           "whsec_" + paygate::crypto::base64_encode(paygate::crypto::random_bytes(32));
       std::ofstream(p.dir / "whsec") << secret << "\n";
+      fs::permissions(p.dir / "whsec", fs::perms::owner_read | fs::perms::owner_write);
       p.receiver_port = pt::free_port();
       std::string toml = pt::slurp(p.dir / "paygate.toml");
       toml.replace(toml.find("paygate.db"), 10, "paygate-webhooks.db");

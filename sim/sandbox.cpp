@@ -1,6 +1,8 @@
 #include "sim/sandbox.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -26,13 +28,24 @@ std::string digits(std::size_t n) {
   return out;
 }
 
+// Written whole under a temporary name, synced, then renamed: a reader sees the old file or
+// the new one, and a secret is never on disk with looser permissions than 0600.
 bool write_file(const fs::path& p, const std::string& text, bool secret) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  if (!out) return false;
-  out << text;
-  out.close();
-  if (secret) ::chmod(p.c_str(), 0600);
-  return static_cast<bool>(out);
+  const fs::path tmp = p.string() + ".tmp";
+  ::unlink(tmp.c_str());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, secret ? 0600 : 0644);
+  if (fd < 0) return false;
+  bool ok = true;
+  for (std::size_t done = 0; ok && done < text.size();) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    ok = n > 0;
+    if (ok) done += static_cast<std::size_t>(n);
+  }
+  ok = ok && ::fsync(fd) == 0;
+  ok = ::close(fd) == 0 && ok;
+  ok = ok && ::rename(tmp.c_str(), p.c_str()) == 0;
+  if (!ok) ::unlink(tmp.c_str());
+  return ok;
 }
 
 std::string read_file(const fs::path& p) {

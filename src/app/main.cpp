@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   serve->add_option("--config", config, "TOML config file")->required();
   serve->add_flag("--verify-only", verify_only, "verify callbacks but store nothing (benchmark)");
   serve->add_option("--port-file", port_file, "write the bound port here once listening");
+  bool allow_readable_secrets = false;
+  serve->add_flag("--allow-readable-secrets", allow_readable_secrets,
+                  "start even if key or token files are readable by group or others");
 
   paygate::app::VerifyArgs va;
   auto* verify = app.add_subcommand("verify", "explain a captured callback offline");
@@ -137,7 +140,7 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   try {
-    if (*serve) return paygate::app::serve(config, verify_only, port_file);
+    if (*serve) return paygate::app::serve(config, verify_only, port_file, allow_readable_secrets);
     if (*v3) return paygate::app::verify_wechatpay_v3(va);
     if (*ali) return paygate::app::verify_alipay(vaa);
     if (*v2) return paygate::app::verify_wechatpay_v2(v2a);

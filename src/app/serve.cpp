@@ -15,8 +15,9 @@
 namespace paygate::app {
 
 // The composition root: the only place that names concrete classes.
-int serve(const std::string& config_path, bool verify_only, const std::string& port_file) {
-  auto settings = load_settings(config_path);
+int serve(const std::string& config_path, bool verify_only, const std::string& port_file,
+          bool allow_readable_secrets) {
+  auto settings = load_settings(config_path, allow_readable_secrets);
   if (!settings) {
     std::cerr << "paygate: bad config: " << settings.error().detail << "\n";
     return 2;

@@ -8,6 +8,7 @@ namespace paygate::app {
 // Exit code after a failed WAL sync: restart the process (it recovers from the disk).
 inline constexpr int kExitStoreFailed = 3;
 
-int serve(const std::string& config_path, bool verify_only, const std::string& port_file);
+int serve(const std::string& config_path, bool verify_only, const std::string& port_file,
+          bool allow_readable_secrets = false);
 
 }  // namespace paygate::app

@@ -1,9 +1,12 @@
 #include "app/settings.hpp"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -54,7 +57,8 @@ std::string trim(std::string s) {
 
 class Reader {
  public:
-  explicit Reader(fs::path base) : base_(std::move(base)) {}
+  Reader(fs::path base, bool allow_readable_secrets)
+      : base_(std::move(base)), allow_readable_secrets_(allow_readable_secrets) {}
 
   fs::path resolve(const std::string& p) const {
     fs::path path(p);
@@ -93,7 +97,16 @@ class Reader {
     if (has_file) {
       auto p = t[fkey].value<std::string>();
       if (!p) bad(where + "." + fkey, "must be a string");
-      return core::Secret(trim(read_file(resolve(*p), where + "." + fkey)));
+      const fs::path path = resolve(*p);
+      struct stat st{};
+      if (!allow_readable_secrets_ && ::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        bad(where + "." + fkey,
+            path.string() + " is readable or writable by group or others (mode " + mode +
+                "); chmod 600 it, or start with --allow-readable-secrets");
+      }
+      return core::Secret(trim(read_file(path, where + "." + fkey)));
     }
     auto var = t[ekey].value<std::string>();
     if (!var) bad(where + "." + ekey, "must be a string");
@@ -104,6 +117,7 @@ class Reader {
 
  private:
   fs::path base_;
+  bool allow_readable_secrets_;
 };
 
 const toml::table& table_at(const toml::node_view<const toml::node>& n, const std::string& where) {
@@ -411,6 +425,16 @@ Settings parse(const toml::table& root, const Reader& r) {
   auto merchants = root["merchant"].as_array();
   if (merchants == nullptr || merchants->empty()) bad("merchant", "at least one [[merchant]] is required");
   std::set<std::string> ids, endpoint_ids;
+  // A provider's merchant or app id names one paygate merchant: two would make a callback's
+  // owner ambiguous.
+  std::map<std::string, std::string> provider_ids;
+  auto claim = [&provider_ids](const std::string& where, const std::string& kind,
+                               const std::string& id, const std::string& merchant) {
+    auto [it, fresh] = provider_ids.emplace(kind + " " + id, merchant);
+    if (!fresh && it->second != merchant) {
+      bad(where, kind + " " + id + " is already configured for merchant " + it->second);
+    }
+  };
   for (std::size_t i = 0; i < merchants->size(); ++i) {
     const std::string where = "merchant[" + std::to_string(i) + "]";
     auto t = (*merchants)[i].as_table();
@@ -438,6 +462,19 @@ Settings parse(const toml::table& root, const Reader& r) {
     if (auto w = (*t)["wechatpay_v3"]) {
       m.wechatpay_v3 = wechatpay_v3(r, table_at(w, where + ".wechatpay_v3"), where + ".wechatpay_v3");
     }
+    if (m.wechatpay_v3) {
+      claim(where + ".wechatpay_v3.mchid", "WeChat Pay mchid", m.wechatpay_v3->mchid, m.id);
+      for (const auto& a : m.wechatpay_v3->appids) claim(where + ".wechatpay_v3.appids", "appid", a, m.id);
+    }
+    if (m.wechatpay_v2) {
+      claim(where + ".wechatpay_v2.mchid", "WeChat Pay mchid", m.wechatpay_v2->mchid, m.id);
+      for (const auto& a : m.wechatpay_v2->appids) claim(where + ".wechatpay_v2.appids", "appid", a, m.id);
+    }
+    if (m.alipay) {
+      claim(where + ".alipay.app_id", "Alipay app_id", m.alipay->app_id, m.id);
+      claim(where + ".alipay.seller_id", "Alipay seller_id", m.alipay->seller_id, m.id);
+    }
+    if (m.wechat_mp) claim(where + ".wechat_mp.appid", "appid", m.wechat_mp->appid, m.id);
     if (auto w = (*t)["webhooks"]) {
       auto arr = w.as_array();
       if (arr == nullptr) bad(where + ".webhooks", "must be an array of tables ([[merchant.webhooks]])");
@@ -458,10 +495,10 @@ Settings parse(const toml::table& root, const Reader& r) {
 
 }  // namespace
 
-core::Result<Settings> load_settings(const std::string& path) {
+core::Result<Settings> load_settings(const std::string& path, bool allow_readable_secrets) {
   try {
     toml::table root = toml::parse_file(path);
-    Reader r(fs::absolute(fs::path(path)).parent_path());
+    Reader r(fs::absolute(fs::path(path)).parent_path(), allow_readable_secrets);
     return parse(root, r);
   } catch (const toml::parse_error& e) {
     std::ostringstream os;

@@ -43,6 +43,9 @@ struct Settings {
 // Loads and validates the TOML config once. Errors name the offending setting
 // (e.g. "merchant[0].wechatpay_v3.apiv3_key_file: ..."); secrets never appear in them.
 // Relative file paths are resolved against the config file's folder.
-[[nodiscard]] core::Result<Settings> load_settings(const std::string& path);
+// Secret files (keys, tokens) readable or writable by group or others are refused unless
+// `allow_readable_secrets`.
+[[nodiscard]] core::Result<Settings> load_settings(const std::string& path,
+                                                   bool allow_readable_secrets = false);
 
 }  // namespace paygate::app

@@ -46,6 +46,7 @@ class Webhooks : public Gateway {
     Gateway::SetUp();
     secret_ = "whsec_" + paygate::crypto::base64_encode(paygate::crypto::random_bytes(32));
     std::ofstream(dir_ / "whsec") << secret_ << "\n";
+    fs::permissions(dir_ / "whsec", fs::perms::owner_read | fs::perms::owner_write);
   }
   void TearDown() override {
     for (auto& [name, r] : receivers_) stop_receiver(name);
@@ -425,6 +426,7 @@ TEST_F(Webhooks, BadEndpointConfigIsRefusedAtStart) {
       {"[webhooks]\nsurprise = 1\n", "webhooks"},
   };
   std::ofstream(dir_ / "short") << "whsec_c2hvcnQ=\n";  // 5 bytes: too short a key
+  fs::permissions(dir_ / "short", fs::perms::owner_read | fs::perms::owner_write);
   const std::string base = slurp(dir_ / "paygate.toml");
   for (const auto& c : cases) {
     std::ofstream(dir_ / "paygate.toml") << base << "\n" << c.section;

@@ -945,6 +945,12 @@ Result<std::unique_ptr<Store>> open_sqlite_store(SqliteOptions options) {
   if (options.buffered_wal && !sqlite::register_wal_vfs()) {
     return fail(ErrorCode::kStoreUnavailable, "SQLite has no default VFS to write the WAL through");
   }
+  // Created owner-only: it holds every callback verbatim. SQLite gives its -wal and -shm files
+  // the database file's permissions.
+  if (const int fd = ::open(options.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      fd >= 0) {
+    ::close(fd);
+  }
   auto writer = Db::open(options.path, false, options.busy_timeout_ms,
                          options.buffered_wal ? sqlite::kWalVfsName : nullptr);
   if (!writer) return tl::unexpected(writer.error());

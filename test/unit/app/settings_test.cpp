@@ -62,6 +62,7 @@ TEST_F(SettingsTest, SandboxConfigLoads) {
 
 TEST_F(SettingsTest, BadConfigsNameTheSetting) {
   std::ofstream(dir_ / "short_key") << "abc\n";
+  fs::permissions(dir_ / "short_key", fs::perms::owner_read | fs::perms::owner_write);
   std::ofstream(dir_ / "garbage.pem") << "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
   expect_error(replaced("apiv3_key_file = \"keys/apiv3_key\"", "apiv3_key_file = \"short_key\""),
                "wechatpay_v3.apiv3_key");
@@ -86,8 +87,36 @@ TEST_F(SettingsTest, CertificateSerialMustMatch) {
   expect_error(replaced("serial = \"5", "serial = \"6"), "does not match the certificate");
 }
 
+TEST_F(SettingsTest, SecretFilesOthersCanReadAreRefusedUnlessAllowed) {
+  EXPECT_EQ(fs::status(dir_ / "keys" / "apiv3_key").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);  // as sim init writes them
+  fs::permissions(dir_ / "keys" / "apiv3_key", fs::perms::group_read, fs::perm_options::add);
+  auto r = load(good_);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().detail.find("merchant[0].wechatpay_v3.apiv3_key_file"), std::string::npos)
+      << r.error().detail;
+  EXPECT_NE(r.error().detail.find("0640"), std::string::npos) << r.error().detail;
+  EXPECT_NE(r.error().detail.find("chmod 600"), std::string::npos) << r.error().detail;
+  std::ofstream(dir_ / "test.toml") << good_;
+  EXPECT_TRUE(load_settings((dir_ / "test.toml").string(), true));  // the override
+  // Public keys and certificates are public: their modes do not matter.
+  fs::permissions(dir_ / "keys" / "apiv3_key", fs::perms::group_read, fs::perm_options::remove);
+  fs::permissions(dir_ / "keys" / "platform_certificate.pem", fs::perms::others_read,
+                  fs::perm_options::add);
+  EXPECT_TRUE(load(good_));
+}
+
+TEST_F(SettingsTest, OneProviderIdBelongsToOneMerchant) {
+  auto second = good_.substr(good_.find("[[merchant]]"));
+  const auto id_at = second.find("id = \"shop\"");
+  ASSERT_NE(id_at, std::string::npos);
+  second.replace(id_at, 11, "id = \"other\"");
+  expect_error(good_ + "\n" + second, "is already configured for merchant shop");
+}
+
 TEST_F(SettingsTest, ErrorsNeverContainSecrets) {
   std::ofstream(dir_ / "bad_token") << "short\n";
+  fs::permissions(dir_ / "bad_token", fs::perms::owner_read | fs::perms::owner_write);
   auto r = load(replaced("api_token_file = \"keys/api_token\"", "api_token_file = \"bad_token\""));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().detail.find("short"), std::string::npos);
@@ -147,7 +176,9 @@ TEST_F(AlipaySettingsTest, BadSectionsNameTheSetting) {
 
 TEST_F(SettingsTest, WechatpayV2SectionIsValidated) {
   std::ofstream(dir_ / "v2_key") << "L82BD6lbmm8LzT3teCA6pOTGy34CLKe3\n";
+  fs::permissions(dir_ / "v2_key", fs::perms::owner_read | fs::perms::owner_write);
   std::ofstream(dir_ / "v2_short") << "short\n";
+  fs::permissions(dir_ / "v2_short", fs::perms::owner_read | fs::perms::owner_write);
   const std::string ok = v3_only_ + "\n[merchant.wechatpay_v2]\nmchid = \"1057885537\"\n"
                                  "appids = [\"wx75d5c18f9abd29b4\"]\napi_key_file = \"v2_key\"\n";
   auto r = load(ok);
@@ -168,8 +199,11 @@ TEST_F(SettingsTest, WechatpayV2SectionIsValidated) {
 
 TEST_F(SettingsTest, WechatMpSectionIsValidated) {
   std::ofstream(dir_ / "mp_token") << "hXkvf4kcrrxiYUc6\n";
+  fs::permissions(dir_ / "mp_token", fs::perms::owner_read | fs::perms::owner_write);
   std::ofstream(dir_ / "mp_aes") << "6yEYJA9hG5rNdX0xPyhOFEYcSb9PLaT1ogyXy84quyA\n";
+  fs::permissions(dir_ / "mp_aes", fs::perms::owner_read | fs::perms::owner_write);
   std::ofstream(dir_ / "mp_bad_aes") << "short\n";
+  fs::permissions(dir_ / "mp_bad_aes", fs::perms::owner_read | fs::perms::owner_write);
   const std::string ok = v3_only_ + "\n[merchant.wechat_mp]\nappid = \"wxf185527f93299c87\"\n"
                                  "token_file = \"mp_token\"\nencoding_aes_key_file = \"mp_aes\"\n";
   auto r = load(ok);

@@ -549,6 +549,16 @@ TEST_F(SqliteStoreTest, DeliveryCountsFollowEveryStatusChange) {
   (*again)->close();
 }
 
+TEST_F(SqliteStoreTest, DatabaseFilesAreOwnerOnly) {
+  auto s = store::open_sqlite_store({path_});
+  ASSERT_TRUE(s) << s.error().detail;
+  for (const auto& f : {path_, path_ + "-wal"}) {
+    EXPECT_EQ(fs::status(f).permissions() & fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write) << f;
+  }
+  (*s)->close();
+}
+
 TEST_F(SqliteStoreTest, NewerSchemaIsRefusedAndLeftAlone) {
   exec(path_, "CREATE TABLE future (x); PRAGMA user_version=99;");
   auto s = store::open_sqlite_store({path_});
