@@ -19,6 +19,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::kCurrencyMismatch: return "currency_mismatch";
     case ErrorCode::kIllegalTransition: return "illegal_transition";
     case ErrorCode::kRefundExceedsPaid: return "refund_exceeds_paid";
+    case ErrorCode::kDoublePayment: return "double_payment";
     case ErrorCode::kUnsupportedEvent: return "unsupported_event";
     case ErrorCode::kUnauthorized: return "unauthorized";
     case ErrorCode::kForbidden: return "forbidden";
@@ -42,6 +43,7 @@ bool is_anomaly(ErrorCode code) {
     case ErrorCode::kIllegalTransition:
     case ErrorCode::kRefundExceedsPaid:
     case ErrorCode::kUnsupportedEvent:
+    case ErrorCode::kDoublePayment:
       return true;
     default:
       return false;

@@ -26,6 +26,7 @@ enum class ErrorCode {
   kCurrencyMismatch,
   kIllegalTransition,
   kRefundExceedsPaid,
+  kDoublePayment,  // a second successful payment of a paid order: money to give back
   kUnsupportedEvent,
   // API
   kUnauthorized,

@@ -51,6 +51,12 @@ std::string PaymentEvent::business_key() const {
     key += ':';
     key += out_refund_no;
   }
+  if (kind == EventKind::kPaymentSucceeded) {
+    // A second payment with another transaction id is a different fact (a double payment),
+    // not a duplicate of the first.
+    key += ':';
+    key += transaction_id;
+  }
   if (kind == EventKind::kUnsupported) {
     key += ':';
     key += notification_id;

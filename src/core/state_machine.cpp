@@ -43,8 +43,13 @@ Decision on_payment(const Order& o, const PaymentEvent& e) {
     case OrderState::kPartiallyRefunded:
     case OrderState::kRefunded:
       if (o.transaction_id == e.transaction_id) return noop(o, "payment already applied");
-      return anomaly(o, ErrorCode::kIllegalTransition,
-                     "second payment with another transaction id");
+      {
+        // The payer paid twice: nothing to apply, but the merchant must hear of it (a refund).
+        Decision d = anomaly(o, ErrorCode::kDoublePayment,
+                             "second payment with another transaction id");
+        d.outbox_event = "order.double_payment";
+        return d;
+      }
   }
   return anomaly(o, ErrorCode::kInternal, "unknown state");
 }
@@ -72,10 +77,11 @@ Decision on_refund_succeeded(const Order& o, const PaymentEvent& e, const Refund
   }
   const int64_t amount = e.refund_cumulative ? e.refund_amount - o.refunded : e.refund_amount;
   if (amount <= 0) return noop(o, "refunded total already recorded");
-  const int64_t total = o.refunded + amount;
-  if (total > o.amount) {
+  // Compared without adding, so a huge amount cannot overflow past the check.
+  if (o.refunded < 0 || o.refunded > o.amount || amount > o.amount - o.refunded) {
     return anomaly(o, ErrorCode::kRefundExceedsPaid, "refunds exceed the paid amount");
   }
+  const int64_t total = o.refunded + amount;
   const auto next = total == o.amount ? OrderState::kRefunded : OrderState::kPartiallyRefunded;
   Decision d = apply(next, total, "refund.succeeded", RefundStatus::kSucceeded);
   d.refund_amount = amount;

@@ -70,7 +70,14 @@ Result<Plan> plan_event(store::Tx& tx, const core::PaymentEvent& e, const Identi
   }
 
   const auto d = core::decide(order, e, refund ? &*refund : nullptr);
-  if (d.kind == core::Decision::Kind::kAnomaly) return anomaly_plan(d.anomaly, d.reason);
+  if (d.kind == core::Decision::Kind::kAnomaly) {
+    Plan p = anomaly_plan(d.anomaly, d.reason);
+    if (!d.outbox_event.empty()) {  // an anomaly the merchant hears of (double payment)
+      p.order = std::move(order);
+      p.outbox_event = d.outbox_event;
+    }
+    return p;
+  }
   Plan p;
   if (d.kind == core::Decision::Kind::kNoop) {
     p.status = store::InboxStatus::kNoop;
@@ -97,6 +104,18 @@ Result<Plan> plan_event(store::Tx& tx, const core::PaymentEvent& e, const Identi
 // The effect of an applied plan: order, refund, history and the outbox event.
 Result<void> write_plan(store::Tx& tx, const Plan& p, int64_t inbox_id,
                         const core::PaymentEvent& e, const Identity& id, int64_t now_ms) {
+  if (p.status == store::InboxStatus::kAnomaly && !p.outbox_event.empty()) {
+    // The order stays as it is; only the merchant event is written.
+    store::OutboxEvent ob;
+    ob.merchant = id.merchant;
+    ob.out_trade_no = p.order.out_trade_no;
+    ob.event_type = p.outbox_event;
+    ob.payload = outbox_payload(p.outbox_event, p.order, e);
+    ob.inbox_id = inbox_id;
+    ob.created_at_ms = now_ms;
+    if (auto r = tx.add_outbox(ob); !r) return tl::unexpected(r.error());
+    return {};
+  }
   if (p.status != store::InboxStatus::kApplied) return {};
   const core::Order& order = p.order;
   if (auto r = tx.update_order(order, p.from); !r) return r;

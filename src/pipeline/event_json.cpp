@@ -105,6 +105,13 @@ std::string outbox_payload(std::string_view type, const core::Order& order,
         .str("success_time", e.success_time)
         .end_object();
   }
+  if (type == "order.double_payment") {
+    j.begin_object("payment")
+        .str("transaction_id", e.transaction_id)
+        .num("amount", e.total)
+        .str("success_time", e.success_time)
+        .end_object();
+  }
   j.end_object();
   return j.take();
 }

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "core/state_machine.hpp"
 
 namespace paygate::core {
@@ -123,7 +125,20 @@ TEST(StateMachine, SecondPaymentWithOtherTransactionIsAnomaly) {
   auto d = decide(order_in(OrderState::kPaid), event(EventKind::kPaymentSucceeded, 0, "TX2"),
                   nullptr);
   EXPECT_EQ(d.kind, K::kAnomaly);
-  EXPECT_EQ(d.anomaly, ErrorCode::kIllegalTransition);
+  EXPECT_EQ(d.anomaly, ErrorCode::kDoublePayment);
+  EXPECT_EQ(d.outbox_event, "order.double_payment");  // the merchant hears of it
+}
+
+// A refund amount that would overflow the refunded total is an anomaly, never applied.
+TEST(StateMachine, RefundThatWouldOverflowIsAnomaly) {
+  auto o = order_in(OrderState::kPartiallyRefunded);
+  o.refunded = 10;
+  for (int64_t amount : {std::numeric_limits<int64_t>::max(),
+                         std::numeric_limits<int64_t>::max() - 5}) {
+    auto d = decide(o, event(EventKind::kRefundSucceeded, amount), nullptr);
+    EXPECT_EQ(d.kind, K::kAnomaly) << amount;
+    EXPECT_EQ(d.anomaly, ErrorCode::kRefundExceedsPaid) << amount;
+  }
 }
 
 // Alipay states the refunded total, not the refund's own amount.

@@ -145,6 +145,32 @@ TEST_F(PipelineTest, AuthenticButUnsupportedStateIsAnAcknowledgedAnomaly) {
   EXPECT_EQ(order("NP").order.state, core::OrderState::kPaid);
 }
 
+// The payer paid twice (two transaction ids): the second is neither swallowed as a duplicate
+// nor applied; it is an anomaly with a merchant event, so the money can be given back.
+TEST_F(PipelineTest, SecondPaymentWithAnotherTransactionIsADoublePaymentAnomaly) {
+  register_order("DP", 100);
+  auto first = sim::build_payment(sandbox_, {"DP", 100}, false);
+  auto second = sim::build_payment(sandbox_, {"DP", 100}, false);
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(send(*store_, callback(*first)).status, 204);
+  const auto paid_tx = order("DP").order.transaction_id;
+  EXPECT_EQ(send(*store_, callback(*second)).status, 204);
+  EXPECT_EQ(send(*store_, callback(*second)).status, 204);  // its retry: no second anomaly
+  auto list = store_->anomalies("m1", 10);
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].anomaly_code, "double_payment");
+  EXPECT_EQ(order("DP").order.state, core::OrderState::kPaid);
+  EXPECT_EQ(order("DP").order.transaction_id, paid_tx);
+  auto events = store_->outbox_for_order("m1", "DP");
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[1].event_type, "order.double_payment");
+  EXPECT_NE((*events)[1].payload.find("\"payment\":{\"transaction_id\":\"4200"),
+            std::string::npos) << (*events)[1].payload;
+  EXPECT_EQ((*events)[1].payload.find(paid_tx + "\",\"amount\":100,\"success"), std::string::npos);
+}
+
 TEST_F(PipelineTest, AnomaliesAreStoredAcknowledgedAndRedrivable) {
   auto n = sim::build_payment(sandbox_, {"LATE", 300}, false);
   ASSERT_TRUE(n);
