@@ -367,12 +367,22 @@ void Api::create_order(HttpRequest& req, const std::string& caller, Respond& res
   if (store_ == nullptr) {
     return respond(error_response(ErrorCode::kStoreUnavailable, "store disabled"));
   }
-  pipeline::register_order(*store_, clock_, std::move(o),
-                           [respond](core::Result<pipeline::Registered> r) {
-                             if (!r) return respond(error_response(r.error()));
-                             respond(json_response(r->created ? 201 : 200,
-                                                   pipeline::order_to_json(r->order)));
-                           });
+  auto identity_of = [this, caller](std::string_view provider) -> const pipeline::Identity* {
+    std::string path(provider);
+    for (auto& c : path) {
+      if (c == '_') c = '/';
+    }
+    const CallbackRoute* route = find_route(path, caller);
+    return route ? &route->identity : nullptr;
+  };
+  pipeline::register_order(
+      *store_, clock_, std::move(o),
+      [this, respond](core::Result<pipeline::Registered> r) {
+        if (!r) return respond(error_response(r.error()));
+        if (r->released > 0) metrics_.released_on_registration.inc({}, r->released);
+        respond(json_response(r->created ? 201 : 200, pipeline::order_to_json(r->order)));
+      },
+      identity_of);
 }
 
 void Api::get_order(const std::vector<std::string>& seg, const std::string& caller,

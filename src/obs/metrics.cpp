@@ -175,6 +175,10 @@ Metrics::Metrics(Registry& r)
       store_shed(r.counter("paygate_store_shed_total",
                            "Units of work refused at once because the store's queue was full "
                            "(callbacks answered 503, providers retry).",
-                           {})) {}
+                           {})),
+      released_on_registration(r.counter(
+          "paygate_callbacks_released_on_registration_total",
+          "Callbacks that arrived before their order was registered, applied when it was.",
+          {})) {}
 
 }  // namespace paygate::obs

@@ -92,6 +92,7 @@ struct Metrics {
   Counter& http_requests;        // route, status
   Counter& connection_events;    // event: evicted, refused, accept_error, handler_error
   Counter& store_shed;           // work refused because the store's queue was full
+  Counter& released_on_registration;  // callbacks that came before their order, applied at it
 };
 
 }  // namespace paygate::obs

@@ -2,6 +2,8 @@
 
 #include <memory>
 
+#include "pipeline/event_json.hpp"
+
 namespace paygate::pipeline {
 
 using core::ErrorCode;
@@ -43,7 +45,7 @@ core::Result<void> validate(const NewOrder& o) {
 }
 
 void register_order(store::Store& store, const core::Clock& clock, NewOrder req,
-                    std::function<void(core::Result<Registered>)> done) {
+                    std::function<void(core::Result<Registered>)> done, IdentityOf identity_of) {
   if (auto v = validate(req); !v) {
     done(tl::unexpected(v.error()));
     return;
@@ -51,7 +53,7 @@ void register_order(store::Store& store, const core::Clock& clock, NewOrder req,
   auto out = std::make_shared<core::Result<Registered>>(fail(ErrorCode::kInternal, ""));
   const int64_t now = clock.now_ms();
   store.submit(
-      [out, req = std::move(req), now](store::Tx& tx) -> core::Result<void> {
+      [out, req = std::move(req), now, identity_of](store::Tx& tx) -> core::Result<void> {
         core::Order o;
         o.merchant = req.merchant;
         o.out_trade_no = req.out_trade_no;
@@ -67,7 +69,24 @@ void register_order(store::Store& store, const core::Clock& clock, NewOrder req,
           auto t = tx.add_transition({o.merchant, o.out_trade_no, "", "PENDING",
                                       "order.registered", 0, now});
           if (!t) return tl::unexpected(t.error());
-          *out = Registered{std::move(o), true};
+          *out = Registered{std::move(o), true, 0};
+          if (!identity_of) return {};
+          // The race every merchant hits: the payment notice came before the registration.
+          auto waiting = tx.waiting_for_order(req.merchant, req.out_trade_no);
+          if (!waiting) return tl::unexpected(waiting.error());
+          for (const auto& entry : *waiting) {
+            const Identity* id = identity_of(entry.provider);
+            auto ev = event_from_json(entry.decoded_json);
+            if (id == nullptr || !ev) continue;  // stays an anomaly, listed for a human
+            auto applied = apply_event(tx, entry.id, *ev, *id, now);
+            if (!applied) return tl::unexpected(applied.error());
+            ++(*out)->released;
+          }
+          if ((*out)->released > 0) {
+            auto now_stored = tx.find_order(req.merchant, req.out_trade_no);
+            if (!now_stored) return tl::unexpected(now_stored.error());
+            if (*now_stored) (*out)->order = std::move(**now_stored);
+          }
           return {};
         }
         auto existing = tx.find_order(req.merchant, req.out_trade_no);

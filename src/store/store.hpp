@@ -132,6 +132,10 @@ class Tx {
                                                         std::string_view anomaly_code,
                                                         std::string_view detail) = 0;
   [[nodiscard]] virtual core::Result<std::optional<InboxEntry>> find_inbox(int64_t id) = 0;
+  // Callbacks held as unknown_order anomalies for this order, oldest first: they arrived
+  // before the merchant registered it.
+  [[nodiscard]] virtual core::Result<std::vector<InboxEntry>> waiting_for_order(
+      std::string_view merchant, std::string_view out_trade_no) = 0;
   [[nodiscard]] virtual core::Result<std::optional<core::Order>> find_order(
       std::string_view merchant, std::string_view out_trade_no) = 0;
   // False when the order already exists.

@@ -67,6 +67,10 @@ class FaultyStore final : public store::Store {
                                     std::string_view d) override {
       PAYGATE_FAULT(in_.finish_inbox(id, s, c, d))
     }
+    core::Result<std::vector<store::InboxEntry>> waiting_for_order(std::string_view m,
+                                                                  std::string_view o) override {
+      PAYGATE_FAULT(in_.waiting_for_order(m, o))
+    }
     core::Result<std::optional<store::InboxEntry>> find_inbox(int64_t id) override {
       PAYGATE_FAULT(in_.find_inbox(id))
     }

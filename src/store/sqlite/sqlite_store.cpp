@@ -163,6 +163,24 @@ class SqliteTx final : public Tx {
 
   Result<std::optional<InboxEntry>> find_inbox(int64_t id) override { return query_inbox(db_, id); }
 
+  Result<std::vector<InboxEntry>> waiting_for_order(std::string_view merchant,
+                                                    std::string_view out_trade_no) override {
+    // The partial index of anomalies: a merchant's anomalies are few.
+    static const std::string sql =
+        std::string("SELECT ") + kInboxColumns +
+        " FROM inbox WHERE merchant = ?1 AND status = 'anomaly' AND out_trade_no = ?2 "
+        "AND anomaly_code = 'unknown_order' ORDER BY id";
+    auto st = db_.prepare(sql.c_str());
+    if (!st) return tl::unexpected(st.error());
+    (*st)->bind(1, merchant).bind(2, out_trade_no);
+    std::vector<InboxEntry> out;
+    int rc;
+    while ((rc = (*st)->step()) == SQLITE_ROW) out.push_back(read_inbox(**st));
+    if (rc != SQLITE_DONE) return tl::unexpected(db_.error("waiting callbacks"));
+    (*st)->reset();
+    return out;
+  }
+
   Result<std::optional<core::Order>> find_order(std::string_view merchant,
                                                 std::string_view out_trade_no) override {
     return query_order(db_, merchant, out_trade_no);

@@ -171,6 +171,45 @@ TEST_F(PipelineTest, SecondPaymentWithAnotherTransactionIsADoublePaymentAnomaly)
   EXPECT_EQ((*events)[1].payload.find(paid_tx + "\",\"amount\":100,\"success"), std::string::npos);
 }
 
+// The payment notice arrives before the merchant registers the order: it is kept, and the
+// registration applies it in the same transaction, with no manual redrive.
+TEST_F(PipelineTest, CallbackBeforeRegistrationIsAppliedWhenTheOrderIsRegistered) {
+  auto n = sim::build_payment(sandbox_, {"EARLY", 300}, false);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(send(*store_, callback(*n)).status, 204);
+  ASSERT_EQ(store_->anomalies("m1", 10)->size(), 1u);
+  std::promise<core::Result<Registered>> done;
+  pipeline::register_order(
+      *store_, clock_, {"m1", "EARLY", 300, "CNY", "", std::nullopt},
+      [&](core::Result<Registered> r) { done.set_value(r); },
+      [this](std::string_view provider) -> const Identity* {
+        return provider == "wechatpay_v3" ? &identity_ : nullptr;
+      });
+  auto r = done.get_future().get();
+  ASSERT_TRUE(r) << r.error().detail;
+  EXPECT_TRUE(r->created);
+  EXPECT_EQ(r->released, 1);
+  EXPECT_EQ(r->order.state, core::OrderState::kPaid);
+  EXPECT_EQ(order("EARLY").order.state, core::OrderState::kPaid);
+  EXPECT_TRUE(store_->anomalies("m1", 10)->empty());
+  EXPECT_EQ(store_->outbox_for_order("m1", "EARLY")->size(), 1u);
+  // A different amount is still an anomaly when released: checks run as for any callback.
+  auto m = sim::build_payment(sandbox_, {"EARLY2", 500}, false);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(send(*store_, callback(*m)).status, 204);
+  std::promise<core::Result<Registered>> done2;
+  pipeline::register_order(
+      *store_, clock_, {"m1", "EARLY2", 400, "CNY", "", std::nullopt},
+      [&](core::Result<Registered> r) { done2.set_value(r); },
+      [this](std::string_view) -> const Identity* { return &identity_; });
+  auto r2 = done2.get_future().get();
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->order.state, core::OrderState::kPending);
+  auto left = store_->anomalies("m1", 10);
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ((*left)[0].anomaly_code, "amount_mismatch");
+}
+
 TEST_F(PipelineTest, AnomaliesAreStoredAcknowledgedAndRedrivable) {
   auto n = sim::build_payment(sandbox_, {"LATE", 300}, false);
   ASSERT_TRUE(n);
