@@ -133,7 +133,7 @@ core::Result<Sandbox> init_sandbox(const InitOptions& o) {
        << "\"\npublic_key_file = \"keys/pubkey_public_key.pem\"\n\n"
        << "# WeChat Pay APIv2 (legacy XML): POST /notify/wechatpay/v2/" << s.merchant << "\n"
        << "[merchant.wechatpay_v2]\nmchid = \"" << s.mchid << "\"\nappids = [\"" << s.appid
-       << "\"]\napi_key_file = \"keys/apiv2_key\"\n\n"
+       << "\"]\napi_key_file = \"keys/apiv2_key\"\nsign_type = \"HMAC-SHA256\"\n\n"
        << "# WeChat Official Account: GET|POST /wechat/mp/" << s.merchant << "\n"
        << "[merchant.wechat_mp]\nappid = \"" << s.appid
        << "\"\ntoken_file = \"keys/mp_token\"\nencoding_aes_key_file = \"keys/mp_encoding_aes_key\"\n\n"

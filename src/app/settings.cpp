@@ -186,8 +186,14 @@ providers::wechatpay_v3::Settings wechatpay_v3(const Reader& r, const toml::tabl
 
 providers::wechatpay_v2::Settings wechatpay_v2(const Reader& r, const toml::table& t,
                                                const std::string& where) {
-  only_keys(t, where, {"mchid", "appids", "api_key_file", "api_key_env"});
+  only_keys(t, where, {"mchid", "appids", "api_key_file", "api_key_env", "sign_type"});
   providers::wechatpay_v2::Settings s;
+  const std::string sign_type = r.string(t, where, "sign_type", "MD5");
+  if (sign_type == "HMAC-SHA256") {
+    s.sign_type = providers::wechatpay_v2::SignType::kHmacSha256;
+  } else if (sign_type != "MD5") {
+    bad(where + ".sign_type", "must be \"MD5\" or \"HMAC-SHA256\"");
+  }
   s.mchid = r.string(t, where, "mchid");
   if (s.mchid.empty()) bad(where + ".mchid", "must not be empty");
   s.appids = app_ids(t, where);

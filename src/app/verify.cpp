@@ -159,6 +159,7 @@ int verify_wechatpay_v2(const VerifyV2Args& args) {
   if (key.size() != 32) return usage("the APIv2 key must be 32 bytes");
   providers::wechatpay_v2::Settings s;
   s.api_key = core::Secret(key);
+  s.any_sign_type = true;  // explains whatever the notification declares
   providers::wechatpay_v2::Adapter adapter(std::move(s));
   core::Headers headers;
   const auto r = adapter.inspect(providers::InboundRequest{"POST", "", headers, body});

@@ -72,6 +72,9 @@ core::Result<Notification> Adapter::payment(const FormParams& p) const {
   } else {
     return fail(ErrorCode::kBadSignature, "unknown sign_type");
   }
+  if (!settings_.any_sign_type && st != settings_.sign_type) {
+    return fail(ErrorCode::kBadSignature, "sign_type is not the configured one");
+  }
   std::string upper = *given;
   for (auto& c : upper) c = char(std::toupper(static_cast<unsigned char>(c)));
   if (!crypto::constant_time_equal(sign(p, settings_.api_key.reveal(), st), upper)) {
@@ -121,6 +124,20 @@ core::Result<Notification> Adapter::refund(const FormParams& outer) const {
   ev.out_refund_no = form_get(*p, "out_refund_no");
   ev.refund_id = form_get(*p, "refund_id");
   ev.success_time = form_get(*p, "success_time");
+  // Only req_info is authenticated: an id outside it that disagrees with the one inside is a
+  // forgery attempt (or a proxy's mix-up), never silently resolved.
+  for (const char* id : {"out_trade_no", "transaction_id", "out_refund_no", "refund_id",
+                         "mch_id", "appid"}) {
+    const std::string* outside = form_value(outer, id);
+    const std::string* inside = form_value(*p, id);
+    if (outside != nullptr && inside != nullptr && *outside != *inside) {
+      return fail(ErrorCode::kBadSignature, std::string(id) + " outside req_info differs");
+    }
+    if (outside != nullptr && inside == nullptr &&
+        (std::string_view(id) != "mch_id" && std::string_view(id) != "appid")) {
+      return fail(ErrorCode::kBadSignature, std::string(id) + " given outside req_info only");
+    }
+  }
   const std::string status = form_get(*p, "refund_status");
   ev.provider_event = "REFUND." + status;
   auto total = fen(form_get(*p, "total_fee"));

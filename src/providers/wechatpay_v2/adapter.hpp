@@ -21,6 +21,10 @@ struct Settings {
   std::string mchid;
   std::vector<std::string> appids;
   core::Secret api_key;  // the 32-character APIv2 key
+  // The sign type the merchant's orders use; a payment result signed with another (or with
+  // none, which means MD5, where HMAC-SHA256 is configured) is refused: no silent downgrade.
+  SignType sign_type = SignType::kMd5;
+  bool any_sign_type = false;  // `paygate verify` only: check what the notification declares
 };
 
 // Every check on its own, for `paygate verify wechatpay-v2`.

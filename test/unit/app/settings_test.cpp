@@ -195,6 +195,12 @@ TEST_F(SettingsTest, WechatpayV2SectionIsValidated) {
   expect_error(swap("appids = [\"wx75d5c18f9abd29b4\"]", "appids = []"), "wechatpay_v2.appids");
   expect_error(swap("api_key_file = \"v2_key\"", "api_key_env = \"PAYGATE_UNSET_VAR\""),
                "wechatpay_v2.api_key_env");
+  expect_error(ok + "sign_type = \"SHA1\"\n", "wechatpay_v2.sign_type");
+  auto hmac = load(ok + "sign_type = \"HMAC-SHA256\"\n");
+  ASSERT_TRUE(hmac) << hmac.error().detail;
+  EXPECT_EQ(hmac->merchants[0].wechatpay_v2->sign_type,
+            providers::wechatpay_v2::SignType::kHmacSha256);
+  EXPECT_EQ(r->merchants[0].wechatpay_v2->sign_type, providers::wechatpay_v2::SignType::kMd5);
 }
 
 TEST_F(SettingsTest, WechatMpSectionIsValidated) {

@@ -25,11 +25,13 @@ SignType type_of(const json& inputs) {
                                                           : SignType::kMd5;
 }
 
-Adapter adapter_for(const json& doc, const std::string& api_key) {
+Adapter adapter_for(const json& doc, const std::string& api_key,
+                    SignType sign_type = SignType::kMd5) {
   Settings s;
   s.mchid = doc["shared"]["mch_id"];
   s.appids = {doc["shared"]["appid"].get<std::string>()};
   s.api_key = core::Secret(api_key);
+  s.sign_type = sign_type;
   return Adapter(std::move(s));
 }
 
@@ -65,10 +67,17 @@ TEST(WechatpayV2Vectors, EveryVector) {
                          : SignType::kMd5;
       EXPECT_EQ(sign(*parsed, in["api_key"].get<std::string>(), t),
                 exp["recomputed_sign"].get<std::string>());
-      auto adapter = adapter_for(doc, in["api_key"]);
+      auto adapter = adapter_for(doc, in["api_key"], t);
       core::Headers h;
       auto r = adapter.accept(InboundRequest{"POST", "/", h, body}, 0);
       EXPECT_EQ(static_cast<bool>(r), exp["sign_valid"].get<bool>());
+      // The same notification where the merchant configured the other sign type: refused,
+      // valid signature or not (no MD5 fallback where HMAC-SHA256 is configured, and back).
+      auto other = adapter_for(doc, in["api_key"],
+                               t == SignType::kMd5 ? SignType::kHmacSha256 : SignType::kMd5);
+      auto refused = other.accept(InboundRequest{"POST", "/", h, body}, 0);
+      ASSERT_FALSE(refused);
+      EXPECT_EQ(refused.error().code, core::ErrorCode::kBadSignature);
       const auto reply = r ? adapter.reply(Outcome::kApplied) : adapter.reply(r.error().code);
       EXPECT_EQ(reply.body, exp["reply_xml"].get<std::string>());
       if (r) {
@@ -85,6 +94,22 @@ TEST(WechatpayV2Vectors, EveryVector) {
       core::Headers h;
       auto r = adapter.accept(InboundRequest{"POST", "/", h, body}, 0);
       EXPECT_EQ(static_cast<bool>(r), exp["accept"].get<bool>());
+      if (r) {
+        // Ids outside req_info are not authenticated: one that disagrees is refused, one that
+        // agrees changes nothing.
+        const std::string at = "<req_info>";
+        ASSERT_NE(body.find(at), std::string::npos);
+        auto with = [&](const std::string& field, const std::string& value) {
+          std::string b = body;
+          b.insert(b.find(at), "<" + field + ">" + value + "</" + field + ">");
+          return adapter.accept(InboundRequest{"POST", "/", h, b}, 0);
+        };
+        auto forged = with("out_trade_no", r->event.out_trade_no + "X");
+        ASSERT_FALSE(forged);
+        EXPECT_EQ(forged.error().code, core::ErrorCode::kBadSignature);
+        EXPECT_FALSE(with("out_refund_no", "other-refund"));
+        EXPECT_TRUE(with("out_trade_no", r->event.out_trade_no));
+      }
       const auto reply = r ? adapter.reply(Outcome::kApplied) : adapter.reply(r.error().code);
       EXPECT_EQ(reply.body, exp["reply_xml"].get<std::string>());
       if (exp["decrypt_ok"].get<bool>()) {
