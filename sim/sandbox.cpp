@@ -136,7 +136,8 @@ core::Result<Sandbox> init_sandbox(const InitOptions& o) {
        << "\"]\napi_key_file = \"keys/apiv2_key\"\nsign_type = \"HMAC-SHA256\"\n\n"
        << "# WeChat Official Account: GET|POST /wechat/mp/" << s.merchant << "\n"
        << "[merchant.wechat_mp]\nappid = \"" << s.appid
-       << "\"\ntoken_file = \"keys/mp_token\"\nencoding_aes_key_file = \"keys/mp_encoding_aes_key\"\n\n"
+       << "\"\ntoken_file = \"keys/mp_token\"\nencoding_aes_key_file = \"keys/mp_encoding_aes_key\"\n"
+       << "mode = \"compatible\"   # the simulator sends plaintext and safe-mode messages\n\n"
        << "# Alipay: POST /notify/alipay/" << s.merchant << "\n"
        << "[merchant.alipay]\napp_id = \"" << s.alipay_app_id << "\"\nseller_id = \""
        << s.alipay_seller_id << "\"\nalipay_public_key_file = \"keys/alipay_public_key.pem\"\n\n"

@@ -47,7 +47,11 @@ core::Result<SimNotification> build_mp_message(const Sandbox& sb, const MessageS
 Outgoing WechatMpSender::attempt(const SimNotification& n, int64_t now,
                                  std::optional<Fault> fault) const {
   const std::string ts = std::to_string(fault == Fault::kStale ? now - 600 : now);
-  const std::string nonce = std::to_string(1000000000 + crypto::random_bytes(1)[0] * 3571);
+  // As WeChat's: a random number of up to ten digits, fresh for every request.
+  const auto r = crypto::random_bytes(4);
+  const uint32_t random = (uint32_t(uint8_t(r[0])) << 24) | (uint32_t(uint8_t(r[1])) << 16) |
+                     (uint32_t(uint8_t(r[2])) << 8) | uint8_t(r[3]);
+  const std::string nonce = std::to_string(random);
   providers::FormParams q = {{"signature", mp::signature({sb_.mp_token, ts, nonce})},
                              {"timestamp", ts},
                              {"nonce", nonce},

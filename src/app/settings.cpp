@@ -207,7 +207,7 @@ providers::wechatpay_v2::Settings wechatpay_v2(const Reader& r, const toml::tabl
 providers::wechat_mp::Settings wechat_mp(const Reader& r, const toml::table& t,
                                          const std::string& where) {
   only_keys(t, where, {"appid", "token_file", "token_env", "encoding_aes_key_file",
-                       "encoding_aes_key_env", "max_clock_skew_seconds"});
+                       "encoding_aes_key_env", "max_clock_skew_seconds", "mode"});
   providers::wechat_mp::Settings s;
   s.appid = r.string(t, where, "appid");
   if (s.appid.empty()) bad(where + ".appid", "must not be empty");
@@ -218,6 +218,20 @@ providers::wechat_mp::Settings wechat_mp(const Reader& r, const toml::table& t,
     auto key = providers::wechat_mp::aes_key(encoding.reveal());
     if (!key) bad(where + ".encoding_aes_key", "must be the 43-character EncodingAESKey");
     s.aes_key = core::Secret(*key);
+  }
+  // Safe when an EncodingAESKey is given, so that a plaintext message is never a downgrade.
+  const std::string mode = r.string(t, where, "mode", s.aes_key ? "safe" : "plain");
+  if (mode == "safe") {
+    s.mode = providers::wechat_mp::Mode::kSafe;
+  } else if (mode == "compatible") {
+    s.mode = providers::wechat_mp::Mode::kCompatible;
+  } else if (mode == "plain") {
+    s.mode = providers::wechat_mp::Mode::kPlain;
+  } else {
+    bad(where + ".mode", "must be \"safe\", \"compatible\" or \"plain\"");
+  }
+  if (s.mode != providers::wechat_mp::Mode::kPlain && !s.aes_key) {
+    bad(where + ".mode", mode + " mode needs encoding_aes_key_file or encoding_aes_key_env");
   }
   s.max_clock_skew_seconds = r.integer(t, where, "max_clock_skew_seconds", 300, 1, 3600);
   return s;

@@ -189,6 +189,9 @@ int verify_wechat_mp(const VerifyMpArgs& args) {
   if (!query) return usage("--query: " + query.error().detail);
   providers::wechat_mp::Settings s;
   s.appid = args.appid;
+  // Explains whatever arrives: plaintext, or safe mode when a key is given.
+  s.mode = args.encoding_aes_key_file.empty() ? providers::wechat_mp::Mode::kPlain
+                                              : providers::wechat_mp::Mode::kCompatible;
   s.token = core::Secret(trimmed(token));
   if (!args.encoding_aes_key_file.empty()) {
     std::string encoding;

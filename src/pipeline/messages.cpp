@@ -81,6 +81,19 @@ void MessagePipeline::handle(const providers::wechat_mp::Endpoint& endpoint,
     finish(reply, text(200, "success"), "verified", "");
     return;
   }
+  switch (endpoint.seen(*msg, clock_.now_unix())) {
+    case providers::wechat_mp::Endpoint::Seen::kRepeat:
+      // The same signed request again (WeChat repeating one already stored, or a replay).
+      finish(reply, text(200, "success"), "duplicate", "replay");
+      return;
+    case providers::wechat_mp::Endpoint::Seen::kOtherMessage:
+      // A signature already used with another message: a captured query, a forged body.
+      metrics_.rejections.inc({kProvider, "replayed_signature"});
+      finish(reply, text(401, ""), "rejected", "replayed_signature");
+      return;
+    case providers::wechat_mp::Endpoint::Seen::kNew:
+      break;
+  }
   struct State {
     store::InboxEntry entry;
     store::OutboxEvent outbox;
@@ -112,6 +125,9 @@ void MessagePipeline::handle(const providers::wechat_mp::Endpoint& endpoint,
   ob.payload = message_payload(request.account, *msg);
   ob.created_at_ms = e.received_at_ms;
 
+  providers::wechat_mp::Message replay;
+  replay.replay_key = msg->replay_key;
+  replay.dedupe_key = msg->dedupe_key;
   store_->submit(
       [st](store::Tx& tx) -> core::Result<void> {
         auto id = tx.insert_inbox(st->entry);  // writes nothing on a duplicate
@@ -124,12 +140,14 @@ void MessagePipeline::handle(const providers::wechat_mp::Endpoint& endpoint,
         if (auto r = tx.add_outbox(st->outbox); !r) return tl::unexpected(r.error());
         return {};
       },
-      [st, reply = std::move(reply), finish](core::Result<void> committed) {
+      [this, st, &endpoint, replay, reply = std::move(reply), finish](
+          core::Result<void> committed) {
         if (!committed) {
           const int status = committed.error().code == core::ErrorCode::kOverloaded ? 503 : 500;
           finish(reply, text(status, ""), "error", committed.error().detail);
           return;
         }
+        endpoint.remember(replay, clock_.now_unix());
         // WeChat needs `success` (or an empty body) within 5 s; passive replies are not sent.
         finish(reply, text(200, "success"), st->duplicate ? "duplicate" : "applied", "");
       });

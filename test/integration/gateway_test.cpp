@@ -639,6 +639,11 @@ TEST_F(Gateway, WechatMpMessagesEndToEnd) {
   EXPECT_EQ(r.body, "success");
   // WeChat's retry of the same message: acknowledged, stored once.
   EXPECT_EQ(c.request("POST", url("/wechat/mp/sandbox" + q), {}, text_msg, 5s).body, "success");
+  // The captured signed query with another plaintext body (the signature does not cover the
+  // body in plaintext mode): refused, nothing stored.
+  std::string forged = text_msg;
+  forged.replace(forged.find("2596366617435504470"), 19, "2596366617435504471");
+  EXPECT_EQ(c.request("POST", url("/wechat/mp/sandbox" + q), {}, forged, 5s).status, 401);
 
   // Safe mode: an event, encrypted and signed with msg_signature.
   const std::string event_msg =

@@ -47,7 +47,14 @@ core::Result<Message> Endpoint::accept(const FormParams& query, std::string_view
   }
 
   std::string xml(body);
-  if (form_get(query, "encrypt_type") == "aes") {
+  const bool encrypted = form_get(query, "encrypt_type") == "aes";
+  if (!encrypted && settings_.mode == Mode::kSafe) {
+    return fail(ErrorCode::kBadSignature, "plaintext message refused: the account is in safe mode");
+  }
+  if (encrypted && settings_.mode == Mode::kPlain) {
+    return fail(ErrorCode::kDecryptFailed, "encrypted message: the account is in plaintext mode");
+  }
+  if (encrypted) {
     if (!settings_.aes_key) return fail(ErrorCode::kDecryptFailed, "safe mode is not configured");
     auto outer = parse_flat_xml(body, "xml");
     if (!outer) return tl::unexpected(outer.error());
@@ -86,7 +93,35 @@ core::Result<Message> Endpoint::accept(const FormParams& query, std::string_view
                                                  : m.from_user + "+" + created;
   m.xml = std::move(xml);
   m.fields = std::move(*fields);
+  m.replay_key = ts + "\n" + form_get(query, "nonce");
+  m.encrypted = encrypted;
   return m;
+}
+
+void Endpoint::expire_locked(int64_t now_unix) const {
+  while (!remembered_order_.empty() &&
+         (remembered_order_.front().first < now_unix - 2 * settings_.max_clock_skew_seconds ||
+          remembered_order_.size() > kMaxRemembered)) {
+    remembered_.erase(remembered_order_.front().second);
+    remembered_order_.pop_front();
+  }
+}
+
+Endpoint::Seen Endpoint::seen(const Message& m, int64_t now_unix) const {
+  std::lock_guard lock(replay_mu_);
+  expire_locked(now_unix);
+  auto it = remembered_.find(m.replay_key);
+  if (it == remembered_.end()) return Seen::kNew;
+  if (it->second == m.dedupe_key) return Seen::kRepeat;
+  return m.encrypted ? Seen::kNew : Seen::kOtherMessage;
+}
+
+void Endpoint::remember(const Message& m, int64_t now_unix) const {
+  std::lock_guard lock(replay_mu_);
+  if (remembered_.emplace(m.replay_key, m.dedupe_key).second) {
+    remembered_order_.emplace_back(now_unix, m.replay_key);
+  }
+  expire_locked(now_unix);
 }
 
 Inspection Endpoint::inspect(const FormParams& query, std::string_view body,

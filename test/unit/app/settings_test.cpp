@@ -227,6 +227,14 @@ TEST_F(SettingsTest, WechatMpSectionIsValidated) {
   auto plain = load(swap("encoding_aes_key_file = \"mp_aes\"\n", ""));
   ASSERT_TRUE(plain) << plain.error().detail;
   EXPECT_FALSE(plain->merchants[0].wechat_mp->aes_key);
+  EXPECT_EQ(plain->merchants[0].wechat_mp->mode, providers::wechat_mp::Mode::kPlain);
+  EXPECT_EQ(r->merchants[0].wechat_mp->mode, providers::wechat_mp::Mode::kSafe);  // key given
+  auto compatible = load(ok + "mode = \"compatible\"\n");
+  ASSERT_TRUE(compatible) << compatible.error().detail;
+  EXPECT_EQ(compatible->merchants[0].wechat_mp->mode, providers::wechat_mp::Mode::kCompatible);
+  expect_error(ok + "mode = \"open\"\n", "wechat_mp.mode");
+  expect_error(swap("encoding_aes_key_file = \"mp_aes\"\n", "mode = \"safe\"\n"),
+               "wechat_mp.mode");
   // Errors name the setting, never the secret.
   auto bad = load(swap("\"mp_aes\"", "\"mp_bad_aes\""));
   ASSERT_FALSE(bad);

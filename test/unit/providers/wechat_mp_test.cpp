@@ -34,6 +34,7 @@ Endpoint endpoint_for(const json& in) {
     auto key = aes_key(in["encoding_aes_key"].get<std::string>());
     EXPECT_TRUE(key);
     s.aes_key = core::Secret(*key);
+    s.mode = Mode::kCompatible;  // the vectors hold both kinds
   }
   return Endpoint(std::move(s));
 }
@@ -130,6 +131,66 @@ TEST(WechatMp, ReplayWindowAndBadInput) {
   }
   EXPECT_FALSE(aes_key("short"));
   EXPECT_FALSE(aes_key(std::string(43, '*')));
+}
+
+// Safe mode refuses a plaintext message (a forger cannot downgrade by dropping the
+// encryption); plain mode refuses an encrypted one; compatible takes both.
+TEST(WechatMp, ModeDecidesWhichMessagesAreAccepted) {
+  const json doc = test::load_vectors("wechat_mp_crypto");
+  std::string any_key;  // for the plaintext vectors, which come without one
+  for (const auto& v : doc["vectors"]) {
+    if (v["inputs"].contains("encoding_aes_key")) any_key = v["inputs"]["encoding_aes_key"];
+  }
+  ASSERT_TRUE(aes_key(any_key));
+  int plain_checked = 0, safe_checked = 0;
+  for (const auto& v : doc["vectors"]) {
+    const auto& in = v["inputs"];
+    const std::string kind = v["kind"];
+    if ((kind != "plaintext_message" && kind != "safe_mode_inbound") ||
+        v["id"].get<std::string>().rfind("neg_", 0) == 0) {
+      continue;  // positive inbound messages only
+    }
+    const auto q = query_of(in["query"]);
+    const bool encrypted = form_get(q, "encrypt_type") == "aes";
+    Settings s;
+    s.appid = in.value("appid", "wxf185527f93299c87");
+    s.token = core::Secret(in["token"].get<std::string>());
+    auto key = aes_key(in.value("encoding_aes_key", any_key));
+    ASSERT_TRUE(key);
+    s.aes_key = core::Secret(*key);
+    for (Mode mode : {Mode::kSafe, Mode::kCompatible, Mode::kPlain}) {
+      s.mode = mode;
+      Endpoint ep(s);
+      auto r = ep.accept(q, in["body"].get<std::string>(), now_of(in));
+      const bool want = mode == Mode::kCompatible || (mode == Mode::kSafe) == encrypted;
+      EXPECT_EQ(static_cast<bool>(r), want) << v["id"] << " mode " << static_cast<int>(mode);
+    }
+    (encrypted ? safe_checked : plain_checked)++;
+  }
+  EXPECT_GT(plain_checked, 0);
+  EXPECT_GT(safe_checked, 0);
+}
+
+// A signed (timestamp, nonce) once stored is remembered for the window: its repeat is known.
+TEST(WechatMp, ReplayCacheRemembersStoredRequestsForTheWindow) {
+  const json doc = test::load_vectors("wechat_mp_crypto");
+  for (const auto& v : doc["vectors"]) {
+    if (v["id"] != "plaintext_text_message") continue;
+    const auto& in = v["inputs"];
+    auto ep = endpoint_for(in);
+    const auto now = now_of(in);
+    auto m = ep.accept(query_of(in["query"]), in["body"].get<std::string>(), now);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(ep.seen(*m, now), Endpoint::Seen::kNew);
+    ep.remember(*m, now);
+    EXPECT_EQ(ep.seen(*m, now + 10), Endpoint::Seen::kRepeat);
+    // The signed query with another body: the signature does not cover it in plaintext mode.
+    auto forged = *m;
+    forged.dedupe_key = "MsgId:999";
+    EXPECT_EQ(ep.seen(forged, now + 10), Endpoint::Seen::kOtherMessage);
+    EXPECT_EQ(ep.seen(*m, now + 600), Endpoint::Seen::kRepeat);  // the whole window
+    EXPECT_EQ(ep.seen(*m, now + 601), Endpoint::Seen::kNew);      // stale by then anyway
+  }
 }
 
 }  // namespace
