@@ -335,13 +335,7 @@ TEST_F(Gateway, FailedWalSyncStopsTheGatewayAndLosesNothing) {
   }
   EXPECT_EQ(reports, 1u) << failed_log;
   start();
-  EXPECT_EQ(wait_exit(sim), 0) << slurp(dir_ / "sim.log");
-  EXPECT_EQ(stop(SIGTERM), 0);
-  auto rep = json::parse(slurp(report));
-  EXPECT_EQ(rep["acked"], kOrders);
-  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM orders WHERE state = 'PAID'"), kOrders);
-  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM inbox"), kOrders);
-  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox WHERE event_type = 'order.paid'"), kOrders);
+  finish_and_expect_all_paid_once(sim, report, kOrders);
   EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM transitions WHERE event = 'order.paid'"), kOrders);
   EXPECT_EQ(paygate::testing::text(db(), "PRAGMA integrity_check"), "ok");
 }
@@ -428,13 +422,7 @@ TEST_F(Gateway, DrainUnderLoadLosesNothing) {
     EXPECT_NE(log.find("\"msg\":\"stopped\""), std::string::npos);
   }
   start();
-  EXPECT_EQ(wait_exit(sim), 0) << slurp(dir_ / "sim.log");
-  EXPECT_EQ(stop(SIGTERM), 0);
-  auto rep = json::parse(slurp(report));
-  EXPECT_EQ(rep["acked"], kOrders);
-  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM orders WHERE state = 'PAID'"), kOrders);
-  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM inbox"), kOrders);
-  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox"), kOrders);
+  finish_and_expect_all_paid_once(sim, report, kOrders);
 }
 
 // Form-encodes and RSA2-signs an Alipay notification the way Alipay does.

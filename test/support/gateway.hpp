@@ -110,6 +110,17 @@ class Gateway : public ::testing::Test {
     }
   }
   fs::path db() const { return dir_ / "paygate.db"; }
+  // The simulator finishes against the running gateway, which then drains: every order was
+  // acknowledged and is paid once, with one inbox row and one order.paid event.
+  void finish_and_expect_all_paid_once(pid_t sim, const std::string& report, int orders) {
+    EXPECT_EQ(wait_exit(sim), 0) << slurp(dir_ / "sim.log");
+    EXPECT_EQ(stop(SIGTERM), 0);
+    auto rep = nlohmann::json::parse(slurp(report));
+    EXPECT_EQ(rep["acked"], orders);
+    EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM orders WHERE state = 'PAID'"), orders);
+    EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM inbox"), orders);
+    EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox WHERE event_type = 'order.paid'"), orders);
+  }
   // Adds settings to the [server] table of the sandbox config.
   void server_settings(const std::string& lines) {
     std::string cfg = slurp(dir_ / "paygate.toml");
