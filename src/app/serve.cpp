@@ -7,6 +7,7 @@
 
 #include "app/settings.hpp"
 #include "http/api.hpp"
+#include "pipeline/retention.hpp"
 #include "obs/log.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "webhooks/transport.hpp"
@@ -161,10 +162,18 @@ int serve(const std::string& config_path, bool verify_only, const std::string& p
       .num("max_connections_per_address", limits.max_connections_per_address)
       .str("store", verify_only ? "off (verify-only)" : settings->sqlite_path);
   if (worker) worker->start();
+  std::unique_ptr<pipeline::Retention> retention;
+  if (store && settings->retention_days > 0) {
+    pipeline::RetentionOptions ro;
+    ro.keep = std::chrono::hours(24) * settings->retention_days;
+    retention = std::make_unique<pipeline::Retention>(*store, clock, ro);
+    retention->start();
+  }
   running = server->get();
   if (store_failed) (*server)->stop();  // failed before the server was known
   (*server)->run();
   running = nullptr;
+  if (retention) retention->stop();
   if (worker) {
     // Attempts still running after the grace keep their lease and are sent again after restart.
     worker->stop(std::min(opts.drain_timeout, std::chrono::milliseconds(5000)));

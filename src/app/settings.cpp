@@ -438,9 +438,10 @@ Settings parse(const toml::table& root, const Reader& r) {
     }
   }
   const auto& store = table_at(root["store"], "store");
-  only_keys(store, "store", {"sqlite_path", "max_queued"});
+  only_keys(store, "store", {"sqlite_path", "max_queued", "retention_days"});
   s.sqlite_path = r.resolve(r.string(store, "store", "sqlite_path")).string();
   s.store_max_queued = static_cast<int>(r.integer(store, "store", "max_queued", 20000, 1, 10000000));
+  s.retention_days = static_cast<int>(r.integer(store, "store", "retention_days", 0, 0, 36500));
 
   auto merchants = root["merchant"].as_array();
   if (merchants == nullptr || merchants->empty()) bad("merchant", "at least one [[merchant]] is required");

@@ -35,6 +35,7 @@ struct Settings {
   http::ServerOptions server;
   std::string sqlite_path;
   int store_max_queued = 20000;  // [store] max_queued: units waiting for the writer, at most
+  int retention_days = 0;        // [store] retention_days: settled rows kept this long; 0 = all
   std::string log_level = "info";
   std::vector<MerchantSettings> merchants;
   WebhookSettings webhooks;

@@ -179,6 +179,10 @@ class Tx {
                                                             int64_t since_ms, int64_t now_ms) = 0;
   // A write that proves the store accepts durable writes (readiness).
   [[nodiscard]] virtual core::Result<void> heartbeat(int64_t now_ms) = 0;
+  // Retention: deletes up to `limit` settled rows older than `before_ms` (delivered deliveries
+  // with their attempts; applied and no-op inbox rows). Anomalies, unfinished or dead
+  // deliveries, orders, transitions and the outbox are never touched. Rows deleted.
+  [[nodiscard]] virtual core::Result<int64_t> prune(int64_t before_ms, int limit) = 0;
 };
 
 // A unit of work: runs inside one transaction; an error rolls back everything it did.

@@ -127,6 +127,9 @@ class FaultyStore final : public store::Store {
       PAYGATE_FAULT(in_.replay_deliveries(id, e, since, now))
     }
     core::Result<void> heartbeat(int64_t now_ms) override { PAYGATE_FAULT(in_.heartbeat(now_ms)) }
+    core::Result<int64_t> prune(int64_t before_ms, int limit) override {
+      PAYGATE_FAULT(in_.prune(before_ms, limit))
+    }
 #undef PAYGATE_FAULT
    private:
     store::Tx& in_;

@@ -112,7 +112,10 @@ Inspection Adapter::inspect(const InboundRequest& req, int64_t now) const {
   if (!sig) r.problems.push_back("missing header Wechatpay-Signature");
   if (!serial) r.problems.push_back("missing header Wechatpay-Serial");
   for (const char* name : kSignedHeaders) {
-    if (h.count(name) > 1) r.problems.push_back(std::string("header ") + name + " repeated");
+    if (h.count(name) > 1) {
+      r.headers_unique = false;
+      r.problems.push_back(std::string("header ") + name + " repeated");
+    }
   }
 
   const crypto::PublicKey* key = nullptr;

@@ -34,11 +34,13 @@ struct Inspection {
   bool signature_probe = false;
   bool decrypt_ok = false;
   bool parse_ok = false;
+  bool headers_unique = true;  // no signed header came twice
   std::string plaintext;  // decrypted resource, when decryption succeeded
   std::optional<core::PaymentEvent> event;
   std::vector<std::string> problems;
   bool accepted() const {
-    return serial_known && timestamp_within_skew && signature_valid && decrypt_ok && parse_ok;
+    return headers_unique && serial_known && timestamp_within_skew && signature_valid &&
+           decrypt_ok && parse_ok;
   }
 };
 

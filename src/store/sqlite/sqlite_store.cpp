@@ -301,6 +301,33 @@ class SqliteTx final : public Tx {
     return sqlite::replay_deliveries(db_, outbox_id, endpoint, since_ms, now_ms);
   }
 
+  Result<int64_t> prune(int64_t before_ms, int limit) override {
+    int64_t deleted = 0;
+    // Ids grow with time, so each table is walked by id up to its first row at or past the
+    // cutoff: a bounded range, no scan of recent rows and no index on the hot path. Attempts
+    // go first, of the very deliveries deleted next (same selection, same transaction).
+    static const std::string old_deliveries =
+        "SELECT id FROM deliveries WHERE id < COALESCE((SELECT id FROM deliveries WHERE "
+        "created_at_ms >= ?1 ORDER BY id LIMIT 1), 9223372036854775807) AND status = "
+        "'delivered' AND updated_at_ms < ?1 ORDER BY id LIMIT ?2";
+    static const std::string attempts =
+        "DELETE FROM delivery_attempts WHERE delivery_id IN (" + old_deliveries + ")";
+    static const std::string deliveries =
+        "DELETE FROM deliveries WHERE id IN (" + old_deliveries + ")";
+    static const std::string inbox =
+        "DELETE FROM inbox WHERE id IN (SELECT id FROM inbox WHERE id < COALESCE((SELECT id "
+        "FROM inbox WHERE received_at_ms >= ?1 ORDER BY id LIMIT 1), 9223372036854775807) AND "
+        "status IN ('applied', 'noop') ORDER BY id LIMIT ?2)";
+    for (const std::string* sql : {&attempts, &deliveries, &inbox}) {
+      auto st = db_.prepare(sql->c_str());
+      if (!st) return tl::unexpected(st.error());
+      (*st)->bind(1, before_ms).bind(2, int64_t{limit});
+      if (auto r = expect_done(db_, **st, "prune"); !r) return tl::unexpected(r.error());
+      deleted += sqlite3_changes(db_.raw());
+    }
+    return deleted;
+  }
+
   Result<void> heartbeat(int64_t now_ms) override {
     auto st = db_.prepare(
         "INSERT INTO heartbeat (id, at_ms) VALUES (1, ?1) "

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/retention.hpp"
 #include "store/sqlite/deliveries.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "support/db.hpp"
@@ -557,6 +558,83 @@ TEST_F(SqliteStoreTest, DatabaseFilesAreOwnerOnly) {
               fs::perms::owner_read | fs::perms::owner_write) << f;
   }
   (*s)->close();
+}
+
+class FixedClock final : public core::Clock {
+ public:
+  explicit FixedClock(int64_t ms) : ms_(ms) {}
+  int64_t now_unix() const override { return ms_ / 1000; }
+  int64_t now_ms() const override { return ms_; }
+
+ private:
+  int64_t ms_;
+};
+
+// Retention deletes settled rows past the window in small units and nothing unsettled:
+// anomalies, unfinished and dead deliveries, recent rows, orders and the outbox stay.
+TEST_F(SqliteStoreTest, RetentionPrunesOnlySettledOldRows) {
+  auto s = store::open_sqlite_store({path_});
+  ASSERT_TRUE(s) << s.error().detail;
+  const int64_t day = 86400000, now = 400 * day;
+  run(**s, [&](store::Tx& tx) -> core::Result<void> {
+    auto inbox = [&](const std::string& id, store::InboxStatus status, int64_t at) {
+      store::InboxEntry e;
+      e.provider = "wechatpay_v3";
+      e.merchant = "m1";
+      e.notification_id = id;
+      e.business_key = id;
+      e.status = status;
+      e.received_at_ms = at;
+      return tx.insert_inbox(e);
+    };
+    for (int i = 0; i < 5; ++i) {  // old applied ones, more than one batch of 2
+      if (auto r = inbox("old-applied-" + std::to_string(i), store::InboxStatus::kApplied, day); !r)
+        return tl::unexpected(r.error());
+    }
+    if (auto r = inbox("old-noop", store::InboxStatus::kNoop, 2 * day); !r) return tl::unexpected(r.error());
+    if (auto r = inbox("old-anomaly", store::InboxStatus::kAnomaly, 2 * day); !r) return tl::unexpected(r.error());
+    if (auto r = inbox("new-applied", store::InboxStatus::kApplied, now - day); !r) return tl::unexpected(r.error());
+    struct D { const char* id; store::DeliveryStatus status; int64_t created, updated; };
+    for (const D& d : {D{"old-delivered", store::DeliveryStatus::kDelivered, day, day},
+                       D{"old-pending", store::DeliveryStatus::kPending, day, day},
+                       D{"old-dead", store::DeliveryStatus::kDead, day, day},
+                       D{"late-delivered", store::DeliveryStatus::kDelivered, day, now - day},
+                       D{"new-delivered", store::DeliveryStatus::kDelivered, now - day, now - day}}) {
+      store::OutboxEvent e{0, "m1", d.id, "order.paid", "{}", 0, d.created};
+      auto id = tx.add_outbox(e);
+      if (!id) return tl::unexpected(id.error());
+      store::Delivery del;
+      del.outbox_id = *id;
+      del.endpoint = "shop";
+      del.merchant = "m1";
+      del.out_trade_no = d.id;
+      del.event_type = "order.paid";
+      del.webhook_id = d.id;
+      del.status = d.status;
+      del.created_at_ms = d.created;
+      del.updated_at_ms = d.updated;
+      if (auto r = tx.insert_delivery(del); !r) return tl::unexpected(r.error());
+    }
+    return {};
+  });
+  exec(path_, "INSERT INTO delivery_attempts (delivery_id, at_ms, status, outcome, latency_ms, "
+              "error, response) SELECT id, 1, 204, '2xx', 1, '', '' FROM deliveries");
+  FixedClock clock(now);
+  pipeline::RetentionOptions o;
+  o.keep = std::chrono::hours(24 * 90);
+  o.batch = 2;
+  pipeline::Retention retention(**s, clock, o);
+  auto n = retention.run_once();
+  ASSERT_TRUE(n) << n.error().detail;
+  EXPECT_EQ(*n, 8);  // 6 inbox rows, 1 delivery and its attempt
+  (*s)->close();
+  EXPECT_EQ(testing::rows(path_, "SELECT notification_id FROM inbox ORDER BY id"),
+            (std::vector<std::string>{"old-anomaly", "new-applied"}));
+  EXPECT_EQ(testing::rows(path_, "SELECT webhook_id FROM deliveries ORDER BY id"),
+            (std::vector<std::string>{"old-pending", "old-dead", "late-delivered", "new-delivered"}));
+  EXPECT_EQ(testing::scalar(path_, "SELECT COUNT(*) FROM delivery_attempts"), 4);
+  EXPECT_EQ(testing::scalar(path_, "SELECT COUNT(*) FROM outbox"), 5);
+  EXPECT_EQ(testing::scalar(path_, "SELECT n FROM delivery_counts WHERE status = 'delivered'"), 2);
 }
 
 TEST_F(SqliteStoreTest, NewerSchemaIsRefusedAndLeftAlone) {
