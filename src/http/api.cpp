@@ -188,6 +188,15 @@ const CallbackRoute* Api::find_route(std::string_view path, std::string_view mer
   return nullptr;
 }
 
+const CallbackRoute* Api::route_of_provider(std::string_view provider,
+                                            std::string_view merchant) const {
+  std::string path(provider);  // "wechatpay_v3" is served at /notify/wechatpay/v3/...
+  for (auto& c : path) {
+    if (c == '_') c = '/';
+  }
+  return find_route(path, merchant);
+}
+
 void Api::callback(HttpRequest& req, const std::vector<std::string>& seg, Respond& respond) {
   // /notify/<provider path...>/<merchant>
   if (seg.size() < 3) return respond(error_response(ErrorCode::kNotFound, "no such route"));
@@ -368,11 +377,7 @@ void Api::create_order(HttpRequest& req, const std::string& caller, Respond& res
     return respond(error_response(ErrorCode::kStoreUnavailable, "store disabled"));
   }
   auto identity_of = [this, caller](std::string_view provider) -> const pipeline::Identity* {
-    std::string path(provider);
-    for (auto& c : path) {
-      if (c == '_') c = '/';
-    }
-    const CallbackRoute* route = find_route(path, caller);
+    const CallbackRoute* route = route_of_provider(provider, caller);
     return route ? &route->identity : nullptr;
   };
   pipeline::register_order(
@@ -433,11 +438,7 @@ void Api::redrive(const std::vector<std::string>& seg, const std::string& caller
   if (!*entry || (*entry)->merchant != caller) {
     return respond(error_response(ErrorCode::kNotFound, "no such inbox entry"));
   }
-  std::string path = (*entry)->provider;
-  for (auto& c : path) {
-    if (c == '_') c = '/';
-  }
-  const CallbackRoute* route = find_route(path, caller);
+  const CallbackRoute* route = route_of_provider((*entry)->provider, caller);
   if (route == nullptr) {
     return respond(error_response(ErrorCode::kNotFound, "provider not configured"));
   }

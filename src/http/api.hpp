@@ -83,6 +83,9 @@ class Api final : public HttpHandler {
   // The merchant whose token the request carries; empty when none matches.
   std::string authenticate(const HttpRequest& req) const;
   const CallbackRoute* find_route(std::string_view path, std::string_view merchant) const;
+  // The route of a stored callback's provider name ("wechatpay_v3").
+  const CallbackRoute* route_of_provider(std::string_view provider,
+                                         std::string_view merchant) const;
 
   ApiConfig config_;
   store::Store* store_;

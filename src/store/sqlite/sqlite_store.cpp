@@ -455,7 +455,7 @@ class SqliteStore final : public Store {
     done(std::move(now));
   }
 
-  bool healthy() const override { return !failed_flag_.load(std::memory_order_relaxed); }
+  bool healthy() const override { return !failed_.load(std::memory_order_relaxed); }
 
   void close() override {
     {
@@ -477,7 +477,7 @@ class SqliteStore final : public Store {
       checkpoint_cv_.notify_one();
     }
     if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
-    if (failed_flag_.load()) {
+    if (failed_.load()) {
       // Closing the last connection would checkpoint the WAL into the database: frames that
       // may never have reached the disk. Leave the WAL for recovery at the next start.
       for (Db* db : {writer_.get(), reader_.get(), checkpointer_.get()}) {
@@ -824,7 +824,7 @@ class SqliteStore final : public Store {
   // can start it over. The WAL is fsynced before its frames reach the database.
   void checkpoint_now() {
     checkpoint_inline_ = false;
-    if (failed_flag_.load()) return;
+    if (failed_.load()) return;
     sqlite::DeferWalSync real_sync(false);
     int frames = 0, backfilled = 0;
     const int rc = sqlite3_wal_checkpoint_v2(writer_->raw(), "main", SQLITE_CHECKPOINT_PASSIVE,
@@ -870,7 +870,6 @@ class SqliteStore final : public Store {
         sync_busy_ = false;
         if (err != 0 && !failed_) {
           failed_ = true;
-          failed_flag_.store(true);
           fatal_ = core::Error{ErrorCode::kStoreUnavailable,
                                std::string("fsync of the WAL failed (") + std::strerror(err) +
                                    "); nothing since the last good sync is trusted"};
@@ -948,8 +947,7 @@ class SqliteStore final : public Store {
   std::condition_variable sync_cv_;
   std::vector<Committed> sync_queue_;  // guarded by mu_
   bool sync_closing_ = false;
-  bool failed_ = false;        // a sync failed; guarded by mu_
-  std::atomic<bool> failed_flag_{false};  // the same, for lock-free checks
+  std::atomic<bool> failed_{false};  // a sync failed; set under mu_, read anywhere
   core::Error fatal_;          // why; guarded by mu_
   int64_t commit_seq_ = 0;     // last commit started; guarded by mu_
   int64_t durable_seq_ = 0;    // last commit synced; guarded by mu_

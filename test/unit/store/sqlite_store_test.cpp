@@ -32,6 +32,28 @@ constexpr const char* kOldOrdersTable =
     "INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL, PRIMARY KEY (merchant, out_trade_no)) "
     "WITHOUT ROWID;";
 
+// An order.paid event of `otn` and its delivery to endpoint "shop"; the event's id.
+core::Result<int64_t> add_event_and_delivery(store::Tx& tx, const std::string& otn,
+                                          const std::string& webhook_id,
+                                          store::DeliveryStatus status = store::DeliveryStatus::kPending,
+                                          int64_t created_ms = 1, int64_t updated_ms = 0) {
+  store::OutboxEvent e{0, "m1", otn, "order.paid", "{}", 0, created_ms};
+  auto id = tx.add_outbox(e);
+  if (!id) return tl::unexpected(id.error());
+  store::Delivery d;
+  d.outbox_id = *id;
+  d.endpoint = "shop";
+  d.merchant = "m1";
+  d.out_trade_no = otn;
+  d.event_type = e.event_type;
+  d.webhook_id = webhook_id;
+  d.status = status;
+  d.created_at_ms = created_ms;
+  d.updated_at_ms = updated_ms;
+  if (auto r = tx.insert_delivery(d); !r) return tl::unexpected(r.error());
+  return *id;
+}
+
 int64_t status_code(store::DeliveryStatus s) {
   return s == store::DeliveryStatus::kDelivered ? 204 : 500;
 }
@@ -437,19 +459,10 @@ TEST_F(SqliteStoreTest, LateResultsNeverOverwriteAndDeliveredEventsReplay) {
   ASSERT_TRUE(s) << s.error().detail;
   int64_t event = 0;
   run(**s, [&](store::Tx& tx) -> core::Result<void> {
-    store::OutboxEvent e{0, "m1", "A", "order.paid", "{}", 0, 1};
-    auto id = tx.add_outbox(e);
+    auto id = add_event_and_delivery(tx, "A", "msg_same");
     if (!id) return tl::unexpected(id.error());
     event = *id;
-    store::Delivery d;
-    d.outbox_id = *id;
-    d.endpoint = "shop";
-    d.merchant = "m1";
-    d.out_trade_no = "A";
-    d.event_type = "order.paid";
-    d.webhook_id = "msg_same";
-    d.due_at_ms = 0;
-    return tx.insert_delivery(d).map([](bool) {});
+    return {};
   });
   auto claim = [&](int64_t now, int64_t lease) {
     std::vector<store::ClaimedDelivery> got;
@@ -517,17 +530,8 @@ TEST_F(SqliteStoreTest, DeliveryCountsFollowEveryStatusChange) {
   ASSERT_TRUE(s) << s.error().detail;
   run(**s, [&](store::Tx& tx) -> core::Result<void> {
     for (int i = 0; i < 3; ++i) {
-      store::OutboxEvent e{0, "m1", "o" + std::to_string(i), "order.paid", "{}", 0, 1};
-      auto id = tx.add_outbox(e);
+      auto id = add_event_and_delivery(tx, "o" + std::to_string(i), "msg_" + std::to_string(i));
       if (!id) return tl::unexpected(id.error());
-      store::Delivery d;
-      d.outbox_id = *id;
-      d.endpoint = "shop";
-      d.merchant = "m1";
-      d.out_trade_no = e.out_trade_no;
-      d.event_type = e.event_type;
-      d.webhook_id = "msg_" + std::to_string(i);
-      if (auto r = tx.insert_delivery(d); !r) return tl::unexpected(r.error());
     }
     auto claimed = tx.claim_deliveries("shop", 10, 1000, 1);
     if (!claimed) return tl::unexpected(claimed.error());
@@ -600,20 +604,8 @@ TEST_F(SqliteStoreTest, RetentionPrunesOnlySettledOldRows) {
                        D{"old-dead", store::DeliveryStatus::kDead, day, day},
                        D{"late-delivered", store::DeliveryStatus::kDelivered, day, now - day},
                        D{"new-delivered", store::DeliveryStatus::kDelivered, now - day, now - day}}) {
-      store::OutboxEvent e{0, "m1", d.id, "order.paid", "{}", 0, d.created};
-      auto id = tx.add_outbox(e);
+      auto id = add_event_and_delivery(tx, d.id, d.id, d.status, d.created, d.updated);
       if (!id) return tl::unexpected(id.error());
-      store::Delivery del;
-      del.outbox_id = *id;
-      del.endpoint = "shop";
-      del.merchant = "m1";
-      del.out_trade_no = d.id;
-      del.event_type = "order.paid";
-      del.webhook_id = d.id;
-      del.status = d.status;
-      del.created_at_ms = d.created;
-      del.updated_at_ms = d.updated;
-      if (auto r = tx.insert_delivery(del); !r) return tl::unexpected(r.error());
     }
     return {};
   });
