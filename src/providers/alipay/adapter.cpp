@@ -190,7 +190,13 @@ Inspection Adapter::inspect(const InboundRequest& req) const {
   } else {
     r.problems.push_back(v.error().detail);
   }
-  if (auto ev = to_event(r.params); ev) {
+  // The same text check accept makes, so the verdict here is accept's.
+  auto text = as_utf8(r.params);
+  if (!text) {
+    r.problems.push_back(text.error().detail);
+    return r;
+  }
+  if (auto ev = to_event(*text); ev) {
     r.mapped = true;
     r.event = std::move(*ev);
   } else {

@@ -252,7 +252,19 @@ TEST(AlipayForms, GbkValuesBecomeUtf8AndInvalidTextIsRefused) {
     EXPECT_EQ(r.error().code, core::ErrorCode::kMalformed) << charset;
     EXPECT_NE(r.error().detail.find("out_trade_no"), std::string::npos) << r.error().detail;
     EXPECT_EQ(adapter.reply(r.error().code).status, 400);
+    // `paygate verify` gives accept's verdict.
+    EXPECT_FALSE(adapter.inspect(InboundRequest{"POST", "/", h, signed_body(charset, value)})
+                     .accepted());
   }
+  // An empty field is outside the signed content, but its name is text too (found by the
+  // fuzzer: accept refused it while inspect passed it).
+  const std::string extra = signed_body("utf-8", "o-1") + "&%FF%FE=";
+  EXPECT_FALSE(accept(extra));
+  const auto verdict = adapter.inspect(InboundRequest{"POST", "/", h, extra});
+  EXPECT_TRUE(verdict.signature_valid);
+  EXPECT_FALSE(verdict.accepted());
+  EXPECT_TRUE(adapter.inspect(InboundRequest{"POST", "/", h, signed_body("GBK", "\xb6\xa9")})
+                  .accepted());
 }
 
 TEST(Money, YuanToFenIsExact) {
