@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -87,8 +88,15 @@ uint32_t LoadResult::percentile(double q) const {
   return latencies_us[std::min(i, latencies_us.size() - 1)];
 }
 
-LoadResult run_load(uint16_t port, const std::vector<std::string>& requests, int connections) {
+LoadResult run_load(uint16_t port, const std::vector<std::string>& requests, int connections,
+                    double rate_per_second) {
   LoadResult r;
+  const bool open_loop = rate_per_second > 0;
+  std::vector<std::size_t> idle;  // open loop: connections waiting for the next due request
+  Clock::time_point t0;
+  auto due = [&](std::size_t k) {
+    return t0 + std::chrono::nanoseconds(static_cast<int64_t>(1e9 * k / rate_per_second));
+  };
   r.latencies_us.reserve(requests.size());
   const int ep = epoll_create1(0);
   std::vector<Conn> conns(static_cast<std::size_t>(connections));
@@ -124,15 +132,17 @@ LoadResult run_load(uint16_t port, const std::vector<std::string>& requests, int
   };
   auto start_next = [&](std::size_t i) {
     Conn& c = conns[i];
-    if (next >= requests.size()) {
+    const auto now = Clock::now();
+    if (next >= requests.size() || (open_loop && due(next) > now)) {
       c.busy = false;
+      if (open_loop && next < requests.size()) idle.push_back(i);
       return;
     }
+    c.started = open_loop ? due(next) : now;
     c.request = next++;
     c.busy = true;
     c.written = 0;
     ++outstanding;
-    c.started = Clock::now();
     if (!pump(i)) {
       ++r.transport_errors;
       --outstanding;
@@ -147,19 +157,52 @@ LoadResult run_load(uint16_t port, const std::vector<std::string>& requests, int
     arm(i, EPOLLIN, true);
   };
 
-  const auto t0 = Clock::now();
-  const double cpu0 = thread_cpu_seconds();
+  // Open loop: a timer for the next due request, so sends are not late by a poll interval.
+  constexpr uint64_t kTimer = ~uint64_t{0};
+  const int timer = open_loop ? timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK) : -1;
+  if (open_loop) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kTimer;
+    epoll_ctl(ep, EPOLL_CTL_ADD, timer, &ev);
+  }
+  // Starts every request that is due on an idle connection; arms the timer for the next one.
+  auto dispatch = [&] {
+    while (!idle.empty() && next < requests.size() && due(next) <= Clock::now()) {
+      const std::size_t i = idle.back();
+      idle.pop_back();
+      start_next(i);
+    }
+    if (next < requests.size() && !idle.empty()) {
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          due(next).time_since_epoch())
+                          .count();
+      itimerspec its{};
+      its.it_value.tv_sec = ns / 1000000000;
+      its.it_value.tv_nsec = ns % 1000000000;
+      timerfd_settime(timer, TFD_TIMER_ABSTIME, &its, nullptr);
+    }
+  };
+
   for (std::size_t i = 0; i < conns.size(); ++i) {
     conns[i].fd = connect_to(port);
     arm(i, EPOLLIN, true);
-    start_next(i);
   }
-  std::vector<epoll_event> events(conns.size());
+  t0 = Clock::now();
+  const double cpu0 = thread_cpu_seconds();
+  for (std::size_t i = 0; i < conns.size(); ++i) start_next(i);
+  if (open_loop) dispatch();
+  std::vector<epoll_event> events(conns.size() + 1);
   char buf[16384];
-  while (outstanding > 0) {
+  while (outstanding > 0 || (open_loop && next < requests.size())) {
     const int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), 10000);
     if (n == 0) throw std::runtime_error("no response within 10 s");
     for (int k = 0; k < n; ++k) {
+      if (events[k].data.u64 == kTimer) {
+        uint64_t expirations = 0;
+        (void)::read(timer, &expirations, sizeof expirations);
+        continue;
+      }
       const std::size_t i = events[k].data.u64;
       Conn& c = conns[i];
       if ((events[k].events & EPOLLOUT) && c.busy && !pump(i)) {
@@ -206,7 +249,9 @@ LoadResult run_load(uint16_t port, const std::vector<std::string>& requests, int
         start_next(i);
       }
     }
+    if (open_loop) dispatch();
   }
+  if (timer >= 0) close(timer);
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   r.cpu_seconds = thread_cpu_seconds() - cpu0;
   for (auto& c : conns) close(c.fd);

@@ -1,6 +1,9 @@
 #pragma once
-// A closed-loop HTTP/1.1 load generator: N keep-alive connections on one epoll thread, each
-// sending its next pre-built request as soon as the previous response is complete.
+// An HTTP/1.1 load generator: N keep-alive connections on one epoll thread. Closed loop: each
+// connection sends its next pre-built request as soon as the previous response is complete.
+// Open loop (a rate): request i is due at start + i / rate whether or not earlier ones were
+// answered, and its latency counts from when it was due, so a stall is not hidden by the
+// generator waiting for it (coordinated omission).
 #include <cstdint>
 #include <map>
 #include <string>
@@ -22,6 +25,9 @@ struct LoadResult {
 };
 
 // Sends every request exactly once (raw bytes, complete with headers) to 127.0.0.1:port.
-LoadResult run_load(uint16_t port, const std::vector<std::string>& requests, int connections);
+// rate_per_second > 0: open loop at that rate (requests wait for a free connection if all are
+// busy, which counts in their latency).
+LoadResult run_load(uint16_t port, const std::vector<std::string>& requests, int connections,
+                    double rate_per_second = 0);
 
 }  // namespace paygate::bench

@@ -390,11 +390,13 @@ class SqliteStore final : public Store {
     writer_->reset_all();
     // Replaces SQLite's auto-checkpoint hook. SQLite starts the WAL over only when a write
     // transaction begins with every frame copied into the database, and the writer never
-    // pauses: past the soft limit the checkpointer thread copies the WAL while the writer goes
-    // on (that keeps the database file current but cannot restart the WAL); past the hard
-    // limit the writer copies the rest itself right after a commit, and its next transaction
-    // starts the WAL from the beginning. That bounds the file (~128 MiB with 2 KiB pages) and
-    // costs one short stall per hard limit's worth of commits.
+    // pauses. Past the soft limit the checkpointer thread copies the WAL while the writer goes
+    // on, pass after pass, each shorter than the last (it copies what the writer appended
+    // during the one before). Once the rest is small, the writer begins no transaction until
+    // the last pass is done, so the next one starts the WAL from the beginning: a pause of a
+    // few milliseconds, where copying a whole WAL on the writer took 65-85 ms (acknowledgements
+    // waited for it). Past the hard limit the writer copies the rest itself, however long it
+    // takes, which bounds the file if the checkpointer cannot keep up.
     sqlite3_wal_hook(
         writer_->raw(),
         [](void* self, sqlite3*, const char*, int frames) {
@@ -661,6 +663,7 @@ class SqliteStore final : public Store {
         if (closing) return;
         continue;
       }
+      if (!txn_active_) await_last_pass();
       {
         std::unique_lock lock(mu_);
         if (closing_ && queue_.empty() && !txn_active_) return;
@@ -804,20 +807,48 @@ class SqliteStore final : public Store {
 
   // Writer thread, inside each commit (SQLite's WAL hook): decides what checkpoint comes next.
   void on_wal_commit(int frames) {
-    if (frames < wal_frames_) next_checkpoint_ = options_.wal_checkpoint_pages;  // started over
-    wal_pages_ += frames >= wal_frames_ ? frames - wal_frames_ : frames;
+    if (frames < wal_frames_) {  // started over: nothing of this WAL is copied yet
+      next_checkpoint_ = options_.wal_checkpoint_pages;
+      ++wal_generation_;
+    }
+    const int previous = frames >= wal_frames_ ? wal_frames_ : 0;
+    wal_pages_ += frames - previous;
     wal_frames_ = frames;
     if (frames < options_.wal_checkpoint_pages) return;
+    // Runs after the commit has reset its statements (an open read would block it).
     if (frames >= options_.wal_restart_pages) {
-      // Runs after the commit has reset its statements: an open read would block it.
       checkpoint_inline_ = true;
-    } else if (frames >= next_checkpoint_) {
-      // Once per step of growth, not after every commit: each checkpoint costs two fsyncs.
-      next_checkpoint_ = frames + options_.wal_checkpoint_pages;
-      std::lock_guard lock(mu_);
-      checkpoint_wanted_ = true;
-      checkpoint_cv_.notify_one();
+      return;
     }
+    if (checkpoint_running_.load(std::memory_order_acquire)) return;
+    // The checkpointer is idle, so its last figure is still true if it is of this WAL.
+    const int64_t copied = backfilled_.load(std::memory_order_relaxed);
+    const int64_t done = copied >> 32 == wal_generation_ ? copied & 0xffffffff : 0;
+    // Passes converge to about what the writer appends while one runs: a commit or two.
+    const int appended = frames - previous;
+    const bool last = frames - done <= std::max(options_.wal_catch_up_pages, 2 * appended);
+    if (!last && frames < next_checkpoint_) return;
+    // Not after every commit: a pass costs two fsyncs even when it has little to copy.
+    next_checkpoint_ = frames + options_.wal_catch_up_pages;
+    pass_generation_ = wal_generation_;
+    checkpoint_running_.store(true, std::memory_order_release);
+    // The last pass copies everything if the writer begins nothing until it is done.
+    if (last) restart_by_ = std::chrono::steady_clock::now() + kRestartWait;
+    std::lock_guard lock(mu_);
+    checkpoint_wanted_ = true;
+    checkpoint_cv_.notify_one();
+  }
+
+  // Writer thread, before it begins a transaction: if the checkpointer is copying the last of
+  // the WAL, wait for it (units queue meanwhile, as they would behind the fsync in flight), so
+  // this transaction starts the WAL over. A pass that takes too long is not waited out.
+  void await_last_pass() {
+    if (restart_by_ == std::chrono::steady_clock::time_point{}) return;
+    std::unique_lock lock(mu_);
+    cv_.wait_until(lock, restart_by_, [&] {
+      return closing_ || failed_ || !checkpoint_running_.load(std::memory_order_acquire);
+    });
+    restart_by_ = {};
   }
 
   // Writer thread, between transactions: copies the rest of the WAL so the next transaction
@@ -829,6 +860,7 @@ class SqliteStore final : public Store {
     int frames = 0, backfilled = 0;
     const int rc = sqlite3_wal_checkpoint_v2(writer_->raw(), "main", SQLITE_CHECKPOINT_PASSIVE,
                                              &frames, &backfilled);
+    if (rc == SQLITE_OK) backfilled_.store(copied(wal_generation_, backfilled));
     if (options_.on_checkpoint) options_.on_checkpoint(frames, backfilled, rc);
   }
 
@@ -845,6 +877,12 @@ class SqliteStore final : public Store {
       const int rc = sqlite3_wal_checkpoint_v2(checkpointer_->raw(), "main",
                                                SQLITE_CHECKPOINT_PASSIVE, &frames, &backfilled);
       if (options_.on_checkpoint) options_.on_checkpoint(frames, backfilled, rc);
+      if (rc == SQLITE_OK) backfilled_.store(copied(pass_generation_, backfilled));
+      {
+        std::lock_guard lock(mu_);
+        checkpoint_running_.store(false, std::memory_order_release);
+        cv_.notify_one();  // the writer may be waiting for this pass to begin its transaction
+      }
     }
   }
 
@@ -936,8 +974,20 @@ class SqliteStore final : public Store {
   std::thread checkpoint_thread_;
   int wal_fd_;
   int wal_frames_ = 0;  // WAL size after the last commit (writer thread only)
-  int next_checkpoint_ = 0;  // WAL size that triggers the next one (writer only)
+  int next_checkpoint_ = 0;  // WAL size that triggers the next pass (writer only)
+  std::atomic<bool> checkpoint_running_{false};  // a pass is wanted or under way
+  // Frames in the database by the last pass, with the number of the WAL (how many times it
+  // started over) they are of: copied(generation, frames).
+  static int64_t copied(int generation, int frames) {
+    return (int64_t{generation} << 32) | static_cast<uint32_t>(frames);
+  }
+  std::atomic<int64_t> backfilled_{0};
+  int wal_generation_ = 0;   // writer only
+  int pass_generation_ = 0;  // of the pass requested; written before it is, read by the pass
   bool checkpoint_inline_ = false;          // after this commit (writer only)
+  // A last pass is under way: the writer begins nothing until it ends or until then.
+  static constexpr std::chrono::milliseconds kRestartWait{20};
+  std::chrono::steady_clock::time_point restart_by_{};  // writer only
   int wal_pages_ = 0;   // appended by the current commit (writer thread only)
   int64_t page_size_ = 4096;
   Committed open_;            // the writer's open transaction (writer thread only)

@@ -19,10 +19,14 @@ struct SqliteOptions {
   // The writer's WAL frames go to the kernel in one write per commit (sqlite/wal_vfs.hpp);
   // false writes them the way SQLite does by default (two system calls per page).
   bool buffered_wal = true;
-  // WAL size in pages past which the checkpointer thread copies it into the database (again
-  // after each as much growth), and past which the writer finishes that copy itself so the WAL
-  // starts over: the file never grows much beyond the second limit.
+  // WAL size in pages past which the checkpointer thread copies it into the database, pass
+  // after pass, until what is left is at most wal_catch_up_pages (or two commits' worth of
+  // frames, if commits are larger than that): the writer then waits for
+  // that last pass (a short pause) so its next transaction starts the WAL over. Past
+  // wal_restart_pages the writer copies whatever is left however long it takes: the file never
+  // grows much beyond that.
   int wal_checkpoint_pages = 16000;
+  int wal_catch_up_pages = 256;
   int wal_restart_pages = 64000;
   // Observes each commit: units of work it carried, bytes it appended to the WAL, and how long
   // it took until durable.
