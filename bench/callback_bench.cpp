@@ -71,7 +71,8 @@ struct Run {
   double wal_kib = 0;          // WAL bytes appended per callback, KiB
   double server_cpu_us = 0;    // gateway CPU time per callback
   double server_sys_us = 0;    // of which in the kernel
-  double checkpoints_complete = 0, checkpoints_partial = 0;  // background, during the load
+  double checkpoints_complete = 0, checkpoints_partial = 0;  // during the load
+  double checkpoints_by_writer = 0;  // of them, copies the writer made itself (a pause)
   // With merchant webhooks beside the callbacks:
   double delivered_during = 0;  // deliveries acknowledged while the callback load ran
   double drain_seconds = 0;     // from the start of the load until every event was delivered
@@ -100,6 +101,7 @@ void read_server_latencies(const fs::path& log, Run& run) {
 struct StoreFigures {
   double units = 0, commits = 0, commit_seconds = 0, wal_bytes = 0;
   double checkpoints_complete = 0, checkpoints_partial = 0;
+  double checkpoints_by_writer = 0;
 };
 
 double metric(const std::string& body, const std::string& key) {
@@ -122,10 +124,15 @@ double delivered(uint16_t port) {
 StoreFigures store_figures(uint16_t port) {
   const std::string body = scrape(port);
   auto value = [&](const std::string& key) { return metric(body, key); };
+  auto checkpoints = [&](const std::string& result, const std::string& by) {
+    return value("paygate_store_checkpoints_total{result=\"" + result + "\",by=\"" + by + "\"}");
+  };
   return {value("paygate_store_commit_batch_size_sum"), value("paygate_store_commit_batch_size_count"),
           value("paygate_store_commit_seconds_sum"), value("paygate_store_wal_bytes_total"),
-          value("paygate_store_checkpoints_total{result=\"complete\"}"),
-          value("paygate_store_checkpoints_total{result=\"partial\"}")};
+          checkpoints("complete", "checkpointer") + checkpoints("complete", "writer"),
+          checkpoints("partial", "checkpointer") + checkpoints("partial", "writer"),
+          checkpoints("complete", "writer") + checkpoints("partial", "writer") +
+              checkpoints("busy", "writer")};
 }
 
 class Gateway {
@@ -194,9 +201,10 @@ void print(const Run& r) {
   }
   if (r.mean_batch > 0) {
     std::printf("             store: %.1f units per commit, %.2f ms per commit until durable, "
-                "%.1f KiB of WAL per unit, checkpoints %.0f complete + %.0f partial\n",
+                "%.1f KiB of WAL per unit, checkpoints %.0f complete + %.0f partial (%.0f by the "
+                "writer)\n",
                 r.mean_batch, r.mean_commit_ms, r.wal_kib, r.checkpoints_complete,
-                r.checkpoints_partial);
+                r.checkpoints_partial, r.checkpoints_by_writer);
   }
   std::string threads;
   for (const auto& [name, us] : r.thread_us) {
@@ -463,6 +471,7 @@ int main(int argc, char** argv) {
         run.wal_kib = (after.wal_bytes - before.wal_bytes) / 1024.0 / count;
         run.checkpoints_complete = after.checkpoints_complete - before.checkpoints_complete;
         run.checkpoints_partial = after.checkpoints_partial - before.checkpoints_partial;
+        run.checkpoints_by_writer = after.checkpoints_by_writer - before.checkpoints_by_writer;
       }
       ok = ok && all_status(run.load, ack_status, count, run.name.c_str());
       ok = ok && gw.stop(SIGTERM) == 0;

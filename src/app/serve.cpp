@@ -42,8 +42,9 @@ int serve(const std::string& config_path, bool verify_only, const std::string& p
       metrics.commit_seconds.observe({}, secs);
       metrics.commits.inc({ok ? "ok" : "failed"});
     };
-    so.on_checkpoint = [&metrics](int frames, int backfilled, int rc) {
-      metrics.checkpoints.inc({rc != 0 ? "busy" : frames == backfilled ? "complete" : "partial"});
+    so.on_checkpoint = [&metrics](int frames, int backfilled, int rc, bool by_writer) {
+      metrics.checkpoints.inc({rc != 0 ? "busy" : frames == backfilled ? "complete" : "partial",
+                               by_writer ? "writer" : "checkpointer"});
     };
     so.max_queued = settings->store_max_queued;
     so.on_shed = [&metrics] { metrics.store_shed.inc({}); };

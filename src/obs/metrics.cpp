@@ -164,7 +164,8 @@ Metrics::Metrics(Registry& r)
       wal_bytes(r.counter("paygate_store_wal_bytes_total",
                           "Bytes of database pages appended to the SQLite WAL by commits.", {})),
       checkpoints(r.counter("paygate_store_checkpoints_total",
-                            "Background WAL checkpoints by result.", {"result"})),
+                            "WAL checkpoints by result and by which thread ran them.",
+                            {"result", "by"})),
       http_requests(r.counter("paygate_http_requests_total", "HTTP requests by route and status.",
                               {"route", "status"})),
       connection_events(r.counter(

@@ -88,7 +88,9 @@ struct Metrics {
   Histogram& commit_seconds;     //
   Counter& commits;              // result
   Counter& wal_bytes;            //
-  Counter& checkpoints;          // result: complete (WAL fully copied), partial, busy
+  // result: complete (WAL fully copied), partial, busy; by: checkpointer, or writer (only
+  // when the checkpointer fell a quarter past the restart size behind)
+  Counter& checkpoints;
   Counter& http_requests;        // route, status
   Counter& connection_events;    // event: evicted, refused, accept_error, handler_error
   Counter& store_shed;           // work refused because the store's queue was full

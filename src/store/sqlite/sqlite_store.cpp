@@ -3,6 +3,7 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <limits>
 #include <deque>
 #include <fcntl.h>
 #include <mutex>
@@ -390,13 +391,14 @@ class SqliteStore final : public Store {
     writer_->reset_all();
     // Replaces SQLite's auto-checkpoint hook. SQLite starts the WAL over only when a write
     // transaction begins with every frame copied into the database, and the writer never
-    // pauses. Past the soft limit the checkpointer thread copies the WAL while the writer goes
-    // on, pass after pass, each shorter than the last (it copies what the writer appended
-    // during the one before). Once the rest is small, the writer begins no transaction until
-    // the last pass is done, so the next one starts the WAL from the beginning: a pause of a
-    // few milliseconds, where copying a whole WAL on the writer took 65-85 ms (acknowledgements
-    // waited for it). Past the hard limit the writer copies the rest itself, however long it
-    // takes, which bounds the file if the checkpointer cannot keep up.
+    // pauses. The checkpointer thread copies the WAL while the writer goes on, a pass per
+    // wal_checkpoint_pages of growth. Past wal_restart_pages it runs pass after pass, each
+    // shorter than the last (it copies what the writer appended during the one before); once
+    // the rest is small, the writer begins no transaction until the last pass is done, so the
+    // next one starts the WAL from the beginning: a pause of a few milliseconds, where copying
+    // the rest on the writer took 65-85 ms (acknowledgements waited for it). A quarter past
+    // that limit the writer copies the rest itself, however long it takes: the bound on the
+    // file if the checkpointer cannot keep up.
     sqlite3_wal_hook(
         writer_->raw(),
         [](void* self, sqlite3*, const char*, int frames) {
@@ -752,6 +754,7 @@ class SqliteStore final : public Store {
     if (!r) {
       if (db.in_transaction()) (void)db.run("ROLLBACK");
       db.reset_all();
+      if (pass_wanted_) start_pass();  // asked for: the checkpointer waits for no other word
       const int64_t seq = c.seq;
       fail_all(c, r.error());
       // Nothing of it stands, but readers wait on its number: let the syncer pass it.
@@ -767,6 +770,7 @@ class SqliteStore final : public Store {
       sync_queue_.push_back(std::move(c));
       sync_cv_.notify_one();
     }
+    if (pass_wanted_) start_pass();
     if (checkpoint_inline_) checkpoint_now();
   }
 
@@ -815,25 +819,39 @@ class SqliteStore final : public Store {
     wal_pages_ += frames - previous;
     wal_frames_ = frames;
     if (frames < options_.wal_checkpoint_pages) return;
-    // Runs after the commit has reset its statements (an open read would block it).
-    if (frames >= options_.wal_restart_pages) {
+    if (frames >= options_.wal_restart_pages + options_.wal_restart_pages / 4) {
+      // The checkpointer could not catch up: copy the rest here, after the commit has reset
+      // its statements (an open read would block it).
       checkpoint_inline_ = true;
       return;
     }
     if (checkpoint_running_.load(std::memory_order_acquire)) return;
+    const bool converging = frames >= options_.wal_restart_pages;
     // The checkpointer is idle, so its last figure is still true if it is of this WAL.
-    const int64_t copied = backfilled_.load(std::memory_order_relaxed);
-    const int64_t done = copied >> 32 == wal_generation_ ? copied & 0xffffffff : 0;
-    // Passes converge to about what the writer appends while one runs: a commit or two.
-    const int appended = frames - previous;
-    const bool last = frames - done <= std::max(options_.wal_catch_up_pages, 2 * appended);
-    if (!last && frames < next_checkpoint_) return;
-    // Not after every commit: a pass costs two fsyncs even when it has little to copy.
-    next_checkpoint_ = frames + options_.wal_catch_up_pages;
+    const int64_t copied_so_far = backfilled_.load(std::memory_order_relaxed);
+    const int done = copied_so_far >> 32 == wal_generation_ ? copied_so_far & 0xffffffff : 0;
+    // Passes converge to about what the writer appends while one runs: a commit or two, or
+    // less than half the rest before the pass when the writer is fast.
+    const int64_t rest = frames - done;
+    const bool last = converging && (rest <= std::max(options_.wal_catch_up_pages,
+                                                      2 * (frames - previous)) ||
+                                     2 * rest > rest_before_pass_);
+    rest_before_pass_ = converging ? rest : std::numeric_limits<int64_t>::max() / 4;
+    // Below the restart size, a pass per step of growth (each costs two fsyncs); past it,
+    // passes back to back until the rest is small.
+    if (!converging && frames < next_checkpoint_) return;
+    next_checkpoint_ = frames + options_.wal_checkpoint_pages;
     pass_generation_ = wal_generation_;
     checkpoint_running_.store(true, std::memory_order_release);
+    pass_wanted_ = true;
     // The last pass copies everything if the writer begins nothing until it is done.
-    if (last) restart_by_ = std::chrono::steady_clock::now() + kRestartWait;
+    if (last) restart_by_ = std::chrono::steady_clock::now() + options_.wal_restart_wait;
+  }
+
+  // Writer thread, once the commit has released its snapshot: a pass started inside the
+  // commit could copy only the frames before it.
+  void start_pass() {
+    pass_wanted_ = false;
     std::lock_guard lock(mu_);
     checkpoint_wanted_ = true;
     checkpoint_cv_.notify_one();
@@ -861,7 +879,7 @@ class SqliteStore final : public Store {
     const int rc = sqlite3_wal_checkpoint_v2(writer_->raw(), "main", SQLITE_CHECKPOINT_PASSIVE,
                                              &frames, &backfilled);
     if (rc == SQLITE_OK) backfilled_.store(copied(wal_generation_, backfilled));
-    if (options_.on_checkpoint) options_.on_checkpoint(frames, backfilled, rc);
+    if (options_.on_checkpoint) options_.on_checkpoint(frames, backfilled, rc, true);
   }
 
   void checkpoint_loop() {
@@ -876,7 +894,7 @@ class SqliteStore final : public Store {
       int frames = 0, backfilled = 0;
       const int rc = sqlite3_wal_checkpoint_v2(checkpointer_->raw(), "main",
                                                SQLITE_CHECKPOINT_PASSIVE, &frames, &backfilled);
-      if (options_.on_checkpoint) options_.on_checkpoint(frames, backfilled, rc);
+      if (options_.on_checkpoint) options_.on_checkpoint(frames, backfilled, rc, false);
       if (rc == SQLITE_OK) backfilled_.store(copied(pass_generation_, backfilled));
       {
         std::lock_guard lock(mu_);
@@ -983,10 +1001,11 @@ class SqliteStore final : public Store {
   }
   std::atomic<int64_t> backfilled_{0};
   int wal_generation_ = 0;   // writer only
+  bool pass_wanted_ = false;  // writer only: start one after this commit
+  int64_t rest_before_pass_ = std::numeric_limits<int64_t>::max() / 4;  // writer only
   int pass_generation_ = 0;  // of the pass requested; written before it is, read by the pass
   bool checkpoint_inline_ = false;          // after this commit (writer only)
   // A last pass is under way: the writer begins nothing until it ends or until then.
-  static constexpr std::chrono::milliseconds kRestartWait{20};
   std::chrono::steady_clock::time_point restart_by_{};  // writer only
   int wal_pages_ = 0;   // appended by the current commit (writer thread only)
   int64_t page_size_ = 4096;

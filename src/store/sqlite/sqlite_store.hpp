@@ -19,20 +19,24 @@ struct SqliteOptions {
   // The writer's WAL frames go to the kernel in one write per commit (sqlite/wal_vfs.hpp);
   // false writes them the way SQLite does by default (two system calls per page).
   bool buffered_wal = true;
-  // WAL size in pages past which the checkpointer thread copies it into the database, pass
-  // after pass, until what is left is at most wal_catch_up_pages (or two commits' worth of
-  // frames, if commits are larger than that): the writer then waits for
-  // that last pass (a short pause) so its next transaction starts the WAL over. Past
-  // wal_restart_pages the writer copies whatever is left however long it takes: the file never
+  // The checkpointer thread copies the WAL into the database once per wal_checkpoint_pages of
+  // growth. Past wal_restart_pages it copies pass after pass until what is left is at most
+  // wal_catch_up_pages (or two commits' worth, if commits are larger): the writer waits for
+  // that last pass (a short pause) so its next transaction starts the WAL over. A quarter past
+  // wal_restart_pages the writer copies the rest itself however long it takes: the file never
   // grows much beyond that.
   int wal_checkpoint_pages = 16000;
   int wal_catch_up_pages = 256;
   int wal_restart_pages = 64000;
+  // The longest the writer waits for that last pass; if it takes longer, the writer goes on
+  // and the checkpointer tries again.
+  std::chrono::milliseconds wal_restart_wait{10};
   // Observes each commit: units of work it carried, bytes it appended to the WAL, and how long
   // it took until durable.
   std::function<void(int batch, int64_t wal_bytes, double seconds, bool ok)> on_commit;
-  // After each background checkpoint: WAL frames, frames copied so far, SQLite's result code.
-  std::function<void(int wal_frames, int backfilled, int rc)> on_checkpoint;
+  // After each checkpoint: WAL frames, frames copied so far, SQLite's result code, and whether
+  // the writer ran it (the checkpointer fell behind) rather than the checkpointer thread.
+  std::function<void(int wal_frames, int backfilled, int rc, bool by_writer)> on_checkpoint;
   // Makes the WAL durable (fdatasync by default): 0, or the errno of a failed sync. A seam for
   // fault injection: the power-loss drill models the disk behind it.
   std::function<int(int wal_fd)> sync_wal;
