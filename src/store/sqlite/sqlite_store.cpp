@@ -3,9 +3,9 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
-#include <limits>
 #include <deque>
 #include <fcntl.h>
+#include <limits>
 #include <mutex>
 #include <pthread.h>
 #include <unistd.h>
@@ -754,7 +754,8 @@ class SqliteStore final : public Store {
     if (!r) {
       if (db.in_transaction()) (void)db.run("ROLLBACK");
       db.reset_all();
-      if (pass_wanted_) start_pass();  // asked for: the checkpointer waits for no other word
+      // checkpoint_running_ is already set for it: unstarted, no pass would ever run again.
+      if (pass_wanted_) start_pass();
       const int64_t seq = c.seq;
       fail_all(c, r.error());
       // Nothing of it stands, but readers wait on its number: let the syncer pass it.
