@@ -893,6 +893,7 @@ class SqliteStore final : public Store {
         if (failed_) continue;  // never copy frames that may not be on disk
       }
       int frames = 0, backfilled = 0;
+      sqlite::PaceDatabaseWrites paced(options_.checkpoint_pace_bytes);
       const int rc = sqlite3_wal_checkpoint_v2(checkpointer_->raw(), "main",
                                                SQLITE_CHECKPOINT_PASSIVE, &frames, &backfilled);
       if (options_.on_checkpoint) options_.on_checkpoint(frames, backfilled, rc, false);
@@ -1098,7 +1099,9 @@ Result<std::unique_ptr<Store>> open_sqlite_store(SqliteOptions options) {
     return fail(ErrorCode::kStoreUnavailable, "cannot fsync " + wal);
   }
   auto reader = Db::open(options.path, true, options.busy_timeout_ms);
-  auto checkpointer = Db::open(options.path, false, options.busy_timeout_ms);
+  // Through the VFS too, for its paced database writes (its WAL syncs are always real).
+  auto checkpointer = Db::open(options.path, false, options.busy_timeout_ms,
+                               options.buffered_wal ? sqlite::kWalVfsName : nullptr);
   if (checkpointer) {
     // NORMAL: a checkpoint syncs the WAL before copying and the database after.
     if (auto r = (*checkpointer)->exec("PRAGMA synchronous=NORMAL"); !r) {

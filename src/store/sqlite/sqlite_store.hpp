@@ -31,6 +31,9 @@ struct SqliteOptions {
   // The longest the writer waits for that last pass; if it takes longer, the writer goes on
   // and the checkpointer tries again.
   std::chrono::milliseconds wal_restart_wait{10};
+  // The checkpointer waits for the disk after each this many bytes it writes to the database
+  // (0: never), so a WAL fsync queues behind at most that much of a pass.
+  int64_t checkpoint_pace_bytes = 256 << 10;
   // Observes each commit: units of work it carried, bytes it appended to the WAL, and how long
   // it took until durable.
   std::function<void(int batch, int64_t wal_bytes, double seconds, bool ok)> on_commit;

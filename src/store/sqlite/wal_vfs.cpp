@@ -1,6 +1,8 @@
 #include "store/sqlite/wal_vfs.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -20,11 +22,13 @@ constexpr std::size_t kMaxBuffered = 4u << 20;
 constexpr std::size_t kMaxWrite = 64u << 10;
 
 thread_local bool t_defer_sync = false;
+thread_local int64_t t_pace_bytes = 0;
 
 std::atomic<int64_t> g_writes{0};
 std::atomic<int64_t> g_flushes{0};
 std::atomic<int64_t> g_deferred{0};
 std::atomic<int64_t> g_header_syncs{0};
+std::atomic<int64_t> g_paced_waits{0};
 
 sqlite3_vfs* g_base = nullptr;  // the default VFS being wrapped
 sqlite3_vfs g_vfs{};
@@ -156,9 +160,117 @@ const sqlite3_io_methods kWalMethods = {
     nullptr,            nullptr,        nullptr,            nullptr,
     nullptr,            nullptr};
 
+// A wrapped database file: every call goes to the base file. Under PaceDatabaseWrites (the
+// checkpointer) each chunk of pages written is pushed to the disk and waited for before the
+// next, so a pass never leaves the disk a long queue that the WAL's fsyncs would wait behind.
+struct DbFile {
+  sqlite3_file base;  // pMethods = kDbMethods
+  sqlite3_file* real;
+  int pace_fd;          // a descriptor of our own for sync_file_range; -1: not paced
+  int64_t unpaced;      // bytes written since the last wait
+};
+
+DbFile* db_of(sqlite3_file* f) { return reinterpret_cast<DbFile*>(f); }
+sqlite3_file* db_real(sqlite3_file* f) { return db_of(f)->real; }
+
+int db_close(sqlite3_file* f) {
+  auto* d = db_of(f);
+  if (d->pace_fd >= 0) ::close(d->pace_fd);
+  d->pace_fd = -1;
+  return d->real->pMethods->xClose(d->real);
+}
+int db_read(sqlite3_file* f, void* out, int n, sqlite3_int64 off) {
+  return db_real(f)->pMethods->xRead(db_real(f), out, n, off);
+}
+int db_write(sqlite3_file* f, const void* data, int n, sqlite3_int64 off) {
+  auto* d = db_of(f);
+  const int rc = d->real->pMethods->xWrite(d->real, data, n, off);
+  if (rc != SQLITE_OK || t_pace_bytes <= 0 || d->pace_fd < 0) return rc;
+  d->unpaced += n;
+  if (d->unpaced >= t_pace_bytes) {
+    d->unpaced = 0;
+    // Writeback only: durability still comes from the checkpoint's fsync after the pass.
+    (void)::sync_file_range(d->pace_fd, 0, 0,
+                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                SYNC_FILE_RANGE_WAIT_AFTER);
+    g_paced_waits.fetch_add(1, std::memory_order_relaxed);
+  }
+  return rc;
+}
+int db_truncate(sqlite3_file* f, sqlite3_int64 size) {
+  return db_real(f)->pMethods->xTruncate(db_real(f), size);
+}
+int db_sync(sqlite3_file* f, int flags) {
+  db_of(f)->unpaced = 0;
+  return db_real(f)->pMethods->xSync(db_real(f), flags);
+}
+int db_file_size(sqlite3_file* f, sqlite3_int64* size) {
+  return db_real(f)->pMethods->xFileSize(db_real(f), size);
+}
+int db_lock(sqlite3_file* f, int level) { return db_real(f)->pMethods->xLock(db_real(f), level); }
+int db_unlock(sqlite3_file* f, int level) {
+  return db_real(f)->pMethods->xUnlock(db_real(f), level);
+}
+int db_check_reserved(sqlite3_file* f, int* out) {
+  return db_real(f)->pMethods->xCheckReservedLock(db_real(f), out);
+}
+int db_file_control(sqlite3_file* f, int op, void* arg) {
+  return db_real(f)->pMethods->xFileControl(db_real(f), op, arg);
+}
+int db_sector_size(sqlite3_file* f) { return db_real(f)->pMethods->xSectorSize(db_real(f)); }
+int db_device(sqlite3_file* f) {
+  return db_real(f)->pMethods->xDeviceCharacteristics(db_real(f));
+}
+int db_shm_map(sqlite3_file* f, int region, int size, int extend, void volatile** out) {
+  return db_real(f)->pMethods->xShmMap(db_real(f), region, size, extend, out);
+}
+int db_shm_lock(sqlite3_file* f, int offset, int n, int flags) {
+  return db_real(f)->pMethods->xShmLock(db_real(f), offset, n, flags);
+}
+void db_shm_barrier(sqlite3_file* f) { db_real(f)->pMethods->xShmBarrier(db_real(f)); }
+int db_shm_unmap(sqlite3_file* f, int del) {
+  return db_real(f)->pMethods->xShmUnmap(db_real(f), del);
+}
+int db_fetch(sqlite3_file* f, sqlite3_int64 off, int n, void** out) {
+  return db_real(f)->pMethods->xFetch(db_real(f), off, n, out);
+}
+int db_unfetch(sqlite3_file* f, sqlite3_int64 off, void* p) {
+  return db_real(f)->pMethods->xUnfetch(db_real(f), off, p);
+}
+
+const sqlite3_io_methods kDbMethods = {
+    3,              db_close,       db_read,         db_write,        db_truncate,
+    db_sync,        db_file_size,   db_lock,         db_unlock,       db_check_reserved,
+    db_file_control, db_sector_size, db_device,      db_shm_map,      db_shm_lock,
+    db_shm_barrier, db_shm_unmap,   db_fetch,        db_unfetch};
+
+static_assert(sizeof(DbFile) <= sizeof(WalFile), "both fit the VFS's szOsFile");
+
+int open_database(sqlite3_filename name, sqlite3_file* f, int flags, int* out_flags) {
+  auto* d = db_of(f);
+  d->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(f) + sizeof(WalFile));
+  d->pace_fd = -1;
+  d->unpaced = 0;
+  d->base.pMethods = nullptr;
+  const int rc = g_base->xOpen(g_base, name, d->real, flags, out_flags);
+  if (rc != SQLITE_OK) {
+    if (d->real->pMethods) d->real->pMethods->xClose(d->real);
+    return rc;
+  }
+  if (d->real->pMethods->iVersion < 3) {
+    // Nothing to forward shared memory to: leave the base file as it is, unpaced.
+    d->real->pMethods->xClose(d->real);
+    return g_base->xOpen(g_base, name, f, flags, out_flags);
+  }
+  if (name) d->pace_fd = ::open(name, O_RDONLY | O_CLOEXEC);
+  d->base.pMethods = &kDbMethods;
+  return SQLITE_OK;
+}
+
 int vfs_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int* out_flags) {
+  if (flags & SQLITE_OPEN_MAIN_DB) return open_database(name, f, flags, out_flags);
   if (!(flags & SQLITE_OPEN_WAL)) {
-    // Everything but a WAL is the base VFS's own file object, methods and all.
+    // Everything else is the base VFS's own file object, methods and all.
     return g_base->xOpen(g_base, name, f, flags, out_flags);
   }
   auto* w = reinterpret_cast<WalFile*>(f);
@@ -238,11 +350,17 @@ bool register_wal_vfs() {
 DeferWalSync::DeferWalSync(bool defer) : previous_(t_defer_sync) { t_defer_sync = defer; }
 DeferWalSync::~DeferWalSync() { t_defer_sync = previous_; }
 
+PaceDatabaseWrites::PaceDatabaseWrites(int64_t chunk_bytes) : previous_(t_pace_bytes) {
+  t_pace_bytes = chunk_bytes;
+}
+PaceDatabaseWrites::~PaceDatabaseWrites() { t_pace_bytes = previous_; }
+
 WalVfsStats wal_vfs_stats() {
   return WalVfsStats{g_writes.load(std::memory_order_relaxed),
                      g_flushes.load(std::memory_order_relaxed),
                      g_deferred.load(std::memory_order_relaxed),
-                     g_header_syncs.load(std::memory_order_relaxed)};
+                     g_header_syncs.load(std::memory_order_relaxed),
+                     g_paced_waits.load(std::memory_order_relaxed)};
 }
 
 }  // namespace paygate::store::sqlite

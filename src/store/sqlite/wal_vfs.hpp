@@ -8,8 +8,8 @@ namespace paygate::store::sqlite {
 // page), and a system call costs microseconds in a VM: about a quarter of the writer's time
 // went there.
 //
-// Only WAL files are wrapped; the database file and its shared memory use the default VFS's
-// own methods. The frames are written out before the WAL is synced, read, truncated, sized or
+// The database file is wrapped only to pace the checkpointer's writes (PaceDatabaseWrites);
+// every other call, shared memory included, goes to the default VFS's file. The frames are written out before the WAL is synced, read, truncated, sized or
 // closed. SQLite only publishes a commit (the wal-index header other connections read) after
 // syncing its frames when synchronous=FULL, so no connection can see a frame that is not in
 // the file yet, and a write error fails the commit. Frames still in memory at a crash belong
@@ -36,11 +36,26 @@ class DeferWalSync {
   bool previous_;
 };
 
+// While alive on this thread, writes to a database file wait for the disk after every
+// `chunk_bytes` (writeback only, no fsync). The checkpointer copies under it: unpaced, a pass
+// queues thousands of random page writes at once, and every WAL fsync behind them waits.
+class PaceDatabaseWrites {
+ public:
+  explicit PaceDatabaseWrites(int64_t chunk_bytes);
+  ~PaceDatabaseWrites();
+  PaceDatabaseWrites(const PaceDatabaseWrites&) = delete;
+  PaceDatabaseWrites& operator=(const PaceDatabaseWrites&) = delete;
+
+ private:
+  int64_t previous_;
+};
+
 struct WalVfsStats {
   int64_t writes = 0;          // writes SQLite made to wrapped WAL files
   int64_t flushes = 0;         // writes that reached the kernel
   int64_t deferred_syncs = 0;  // commit syncs left to the caller
   int64_t header_syncs = 0;    // real syncs of a rewritten WAL header (one per WAL restart)
+  int64_t paced_waits = 0;     // waits for the disk while a checkpoint wrote the database
 };
 WalVfsStats wal_vfs_stats();
 

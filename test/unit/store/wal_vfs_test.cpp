@@ -176,5 +176,40 @@ TEST_F(WalVfsTest, AWalRestartSyncsItsNewHeaderForRealEvenWhenCommitSyncsAreDefe
   EXPECT_EQ(testing::scalar(path_, count_sql()), 210);
 }
 
+TEST_F(WalVfsTest, ACheckpointUnderPacingWaitsForTheDiskPerChunkAndLosesNothing) {
+  sqlite3* w = open_writer();
+  ASSERT_EQ(insert_rows(w, 0, 2000, 300), SQLITE_OK);  // ~ 1 MiB of pages
+  // The store's checkpointer: its own connection through the VFS, syncs for real.
+  sqlite3* c = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &c, SQLITE_OPEN_READWRITE, sq::kWalVfsName), SQLITE_OK);
+  exec(c, "PRAGMA synchronous=NORMAL");
+  auto before = sq::wal_vfs_stats();
+  int frames = 0, backfilled = 0;
+  {
+    sq::PaceDatabaseWrites paced(64 << 10);
+    ASSERT_EQ(sqlite3_wal_checkpoint_v2(c, "main", SQLITE_CHECKPOINT_PASSIVE, &frames,
+                                        &backfilled),
+              SQLITE_OK);
+  }
+  ASSERT_EQ(frames, backfilled);
+  // At least one wait per 64 KiB of the pages copied (2 KiB each; some frames repeat a page).
+  const auto waits = sq::wal_vfs_stats().paced_waits - before.paced_waits;
+  EXPECT_GE(waits, 8);
+  EXPECT_LE(waits, int64_t{frames} * 2048 / (64 << 10) + 1);
+
+  // Unpaced (the writer's inline copy, or any thread outside the scope): no wait at all.
+  ASSERT_EQ(insert_rows(w, 2000, 2000, 300), SQLITE_OK);
+  before = sq::wal_vfs_stats();
+  ASSERT_EQ(sqlite3_wal_checkpoint_v2(c, "main", SQLITE_CHECKPOINT_PASSIVE, &frames, &backfilled),
+            SQLITE_OK);
+  ASSERT_EQ(frames, backfilled);
+  EXPECT_EQ(sq::wal_vfs_stats().paced_waits, before.paced_waits);
+
+  sqlite3_close(c);
+  sqlite3_close(w);
+  EXPECT_EQ(testing::scalar(path_, count_sql()), 4000);
+  EXPECT_EQ(testing::text(path_, "PRAGMA integrity_check"), "ok");
+}
+
 }  // namespace
 }  // namespace paygate
