@@ -77,6 +77,9 @@ struct Run {
   double delivered_during = 0;  // deliveries acknowledged while the callback load ran
   double drain_seconds = 0;     // from the start of the load until every event was delivered
   std::map<std::string, double> thread_us;  // gateway CPU per callback by thread name
+  // Per thread name, the share of the load's wall time its threads spent ready to run but
+  // waiting for a core: what two shared cores add to every hand-off.
+  std::map<std::string, double> thread_runnable;
   // From the gateway's own log: each callback's time from request to reply.
   double server_max_ms = 0;
   int64_t server_over_25ms = 0;
@@ -183,6 +186,9 @@ json describe(const Run& r) {
           {"server_max_ms", r.server_max_ms},
           {"server_acks_over_25ms", r.server_over_25ms},
           {"cpu_us_per_callback_by_thread", r.thread_us},
+          {"runnable_share_by_thread", r.thread_runnable},
+          {"load_generator_runnable_share",
+           r.load.seconds > 0 ? r.load.runnable_seconds / r.load.seconds : 0.0},
           {"load_generator_cpu_us_per_callback",
            r.load.completed > 0 ? 1e6 * r.load.cpu_seconds / r.load.completed : 0.0}};
 }
@@ -216,6 +222,23 @@ void print(const Run& r) {
                ")";
   }
   if (!threads.empty()) std::printf("             CPU us/callback by thread:%s\n", threads.c_str());
+  std::string waits;
+  for (const auto& [name, share] : r.thread_runnable) {
+    if (share >= 0.0005) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "  %s %.1f%%", name.c_str(), 100 * share);
+      waits += buf;
+    }
+  }
+  if (r.load.seconds > 0) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "  (load generator %.1f%%)",
+                  100 * r.load.runnable_seconds / r.load.seconds);
+    waits += buf;
+  }
+  if (!waits.empty()) {
+    std::printf("             waiting for a core, share of the load's time:%s\n", waits.c_str());
+  }
   if (r.drain_seconds > 0) {
     std::printf("             webhooks: %.0f delivered during the load (%.0f/s), all %lld "
                 "delivered %.2f s after the load began (%.0f/s overall)\n",
@@ -442,6 +465,8 @@ int main(int argc, char** argv) {
         const auto before_it = threads0.find(name);
         const double was = before_it == threads0.end() ? 0 : before_it->second.total();
         run.thread_us[name] = 1e6 * (t.total() - was) / count;
+        const double waited = before_it == threads0.end() ? 0 : before_it->second.runnable;
+        run.thread_runnable[name] = (t.runnable - waited) / run.load.seconds;
       }
       // Store figures of the load itself, before any delivery catch-up.
       const StoreFigures after = vo ? StoreFigures{} : store_figures(gw.port());

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -78,6 +79,14 @@ double thread_cpu_seconds() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// Time this thread has waited for a core (schedstat's second field, ns).
+double thread_runnable_seconds() {
+  std::ifstream in("/proc/thread-self/schedstat");
+  unsigned long long on_cpu = 0, waiting = 0;
+  if (!(in >> on_cpu >> waiting)) return 0;
+  return static_cast<double>(waiting) * 1e-9;
 }
 
 }  // namespace
@@ -190,6 +199,7 @@ LoadResult run_load(uint16_t port, const std::vector<std::string>& requests, int
   }
   t0 = Clock::now();
   const double cpu0 = thread_cpu_seconds();
+  const double runnable0 = thread_runnable_seconds();
   for (std::size_t i = 0; i < conns.size(); ++i) start_next(i);
   if (open_loop) dispatch();
   std::vector<epoll_event> events(conns.size() + 1);
@@ -254,6 +264,7 @@ LoadResult run_load(uint16_t port, const std::vector<std::string>& requests, int
   if (timer >= 0) close(timer);
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   r.cpu_seconds = thread_cpu_seconds() - cpu0;
+  r.runnable_seconds = thread_runnable_seconds() - runnable0;
   for (auto& c : conns) close(c.fd);
   close(ep);
   std::sort(r.latencies_us.begin(), r.latencies_us.end());

@@ -17,6 +17,7 @@ struct LoadResult {
   std::map<int, int64_t> statuses;
   double seconds = 0;
   double cpu_seconds = 0;  // the load generator's own CPU time (user + kernel)
+  double runnable_seconds = 0;  // of its time, ready to run but waiting for a core
   std::vector<uint32_t> latencies_us;  // sorted after run_load returns
 
   double per_second() const { return seconds > 0 ? completed / seconds : 0; }

@@ -94,6 +94,14 @@ CpuTime parse_stat(const std::string& path) {
   return t;
 }
 
+// schedstat: time on a core, time waiting on a run queue (both ns), timeslices.
+double runnable_seconds(const std::string& path) {
+  std::ifstream in(path);
+  unsigned long long on_cpu = 0, waiting = 0;
+  if (!(in >> on_cpu >> waiting)) return 0;
+  return static_cast<double>(waiting) * 1e-9;
+}
+
 }  // namespace
 
 CpuTime cpu_time(pid_t pid) { return parse_stat("/proc/" + std::to_string(pid) + "/stat"); }
@@ -109,6 +117,7 @@ std::map<std::string, CpuTime> thread_cpu_times(pid_t pid) {
     const CpuTime t = parse_stat((task.path() / "stat").string());
     out[name].user += t.user;
     out[name].system += t.system;
+    out[name].runnable += runnable_seconds((task.path() / "schedstat").string());
   }
   return out;
 }

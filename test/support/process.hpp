@@ -27,10 +27,12 @@ long peak_rss_kib(pid_t pid);
 struct CpuTime {
   double user = 0;
   double system = 0;
+  double runnable = 0;  // time spent ready to run but waiting for a core (thread figures only)
   double total() const { return user + system; }
 };
 CpuTime cpu_time(pid_t pid);
-// CPU time per thread name (threads of the same name summed).
+// CPU time per thread name (threads of the same name summed), with the time each waited for a
+// core (/proc/.../schedstat).
 std::map<std::string, CpuTime> thread_cpu_times(pid_t pid);
 
 }  // namespace paygate::testing
