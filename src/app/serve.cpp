@@ -10,7 +10,7 @@
 #include "pipeline/retention.hpp"
 #include "obs/log.hpp"
 #include "store/sqlite/sqlite_store.hpp"
-#include "webhooks/transport.hpp"
+#include "net/http_client.hpp"
 #include "webhooks/worker.hpp"
 
 namespace paygate::app {
@@ -94,11 +94,14 @@ int serve(const std::string& config_path, bool verify_only, const std::string& p
   }
   std::vector<http::EndpointInfo> endpoint_infos;
   for (const auto& e : endpoints) endpoint_infos.push_back({e.id, e.merchant, e.url, e.events});
-  std::unique_ptr<webhooks::Transport> transport;
+  std::unique_ptr<net::HttpClient> transport;
   std::unique_ptr<webhooks::DeliveryWorker> worker;
   if (store && !endpoints.empty()) {
-    transport = webhooks::make_curl_transport(
-        {settings->webhooks.allow_private_addresses, 512});
+    net::HttpClientOptions http;
+    http.allow_private_addresses = settings->webhooks.allow_private_addresses;
+    http.max_response_bytes = 512;  // what an attempt keeps of the merchant's answer
+    http.user_agent = "paygate-webhooks/1";
+    transport = net::make_http_client(std::move(http));
     worker = std::make_unique<webhooks::DeliveryWorker>(*store, *transport, clock, registry,
                                                         std::move(endpoints),
                                                         settings->webhooks.worker);

@@ -18,7 +18,7 @@
 #include "crypto/x509.hpp"
 #include "providers/wechat_mp/crypto.hpp"
 #include "webhooks/signature.hpp"
-#include "webhooks/transport.hpp"
+#include "net/http_client.hpp"
 
 namespace paygate::app {
 namespace {
@@ -332,11 +332,11 @@ bool literal_internal_host(const std::string& url) {
   sockaddr_in6 v6{};
   if (inet_pton(AF_INET, host.c_str(), &v4.sin_addr) == 1) {
     v4.sin_family = AF_INET;
-    return webhooks::is_internal_address(reinterpret_cast<sockaddr*>(&v4));
+    return net::is_internal_address(reinterpret_cast<sockaddr*>(&v4));
   }
   if (inet_pton(AF_INET6, host.c_str(), &v6.sin6_addr) == 1) {
     v6.sin6_family = AF_INET6;
-    return webhooks::is_internal_address(reinterpret_cast<sockaddr*>(&v6));
+    return net::is_internal_address(reinterpret_cast<sockaddr*>(&v6));
   }
   return false;
 }

@@ -37,7 +37,7 @@ std::string webhook_body(const store::ClaimedDelivery& c) {
   return body;
 }
 
-DeliveryWorker::DeliveryWorker(store::Store& store, Transport& transport,
+DeliveryWorker::DeliveryWorker(store::Store& store, net::HttpClient& transport,
                                const core::Clock& clock, obs::Registry& registry,
                                std::vector<Endpoint> endpoints, WorkerOptions options)
     : store_(store),
@@ -100,7 +100,7 @@ void DeliveryWorker::stop(milliseconds grace) {
 
 void DeliveryWorker::send(store::ClaimedDelivery c) {
   const Endpoint& ep = *by_id_.at(c.delivery.endpoint);
-  HttpRequest req;
+  net::HttpRequest req;
   req.url = ep.url;
   req.timeout = ep.timeout;
   req.body = webhook_body(c);
@@ -111,7 +111,7 @@ void DeliveryWorker::send(store::ClaimedDelivery c) {
                  {"webhook-signature",
                   signature_header(ep.secrets, c.delivery.webhook_id, ts, req.body)}};
   const int64_t started = clock_.now_ms();
-  transport_.post(std::move(req), [this, c = std::move(c), started](HttpResponse r) mutable {
+  transport_.send(std::move(req), [this, c = std::move(c), started](net::HttpResponse r) mutable {
     {
       std::lock_guard lock(mu_);
       results_.push_back(Result{std::move(c), std::move(r), started});
@@ -169,7 +169,7 @@ void DeliveryWorker::absorb(std::vector<Result> results) {
     auto& rt = runtime_[r.claimed.delivery.endpoint];
     rt.in_flight--;
     const auto c = classify(r.response.status, r.response.error, r.response.timed_out,
-                            r.response.retry_after, now / 1000);
+                            r.response.header("retry-after"), now / 1000);
     Recorded o;
     o.delivery = r.claimed.delivery;
     auto& d = o.delivery;
@@ -179,7 +179,7 @@ void DeliveryWorker::absorb(std::vector<Result> results) {
     d.updated_at_ms = now;
     o.attempt = {d.id, r.started_ms, r.response.status, c.reason,
                  static_cast<int64_t>(r.response.latency.count()), r.response.error,
-                 r.response.body_head};
+                 r.response.body};
     if (r.response.error == "shutting down") {
       // Not an answer from the merchant: due again right away, no attempt counted.
       d.status = store::DeliveryStatus::kPending;

@@ -14,7 +14,7 @@
 #include "obs/metrics.hpp"
 #include "store/store.hpp"
 #include "webhooks/schedule.hpp"
-#include "webhooks/transport.hpp"
+#include "net/http_client.hpp"
 
 namespace paygate::webhooks {
 
@@ -48,7 +48,7 @@ std::string webhook_body(const store::ClaimedDelivery& c);
 // callback path except through the store's queue.
 class DeliveryWorker {
  public:
-  DeliveryWorker(store::Store& store, Transport& transport, const core::Clock& clock,
+  DeliveryWorker(store::Store& store, net::HttpClient& transport, const core::Clock& clock,
                  obs::Registry& registry, std::vector<Endpoint> endpoints, WorkerOptions options);
   ~DeliveryWorker();
   DeliveryWorker(const DeliveryWorker&) = delete;
@@ -65,7 +65,7 @@ class DeliveryWorker {
  private:
   struct Result {
     store::ClaimedDelivery claimed;
-    HttpResponse response;
+    net::HttpResponse response;
     int64_t started_ms = 0;
   };
   struct EndpointRuntime {
@@ -94,7 +94,7 @@ class DeliveryWorker {
   void send(store::ClaimedDelivery c);
 
   store::Store& store_;
-  Transport& transport_;
+  net::HttpClient& transport_;
   const core::Clock& clock_;
   std::vector<Endpoint> endpoints_;
   std::map<std::string, const Endpoint*> by_id_;

@@ -72,16 +72,16 @@ std::map<std::string, int> counts(const std::string& path, const std::string& sq
 
 // Answers every POST with 204 from its own thread, as the real transport does, and keeps the
 // webhook-id of each.
-class Receiver final : public webhooks::Transport {
+class Receiver final : public net::HttpClient {
  public:
   ~Receiver() override { join(); }
-  void post(webhooks::HttpRequest request, webhooks::ResponseFn done) override {
+  void send(net::HttpRequest request, net::ResponseFn done) override {
     std::lock_guard lock(mu_);
     for (const auto& [k, v] : request.headers) {
       if (k == "webhook-id") ids_.insert(v);
     }
     threads_.emplace_back([done = std::move(done)] {
-      webhooks::HttpResponse r;
+      net::HttpResponse r;
       r.status = 204;
       done(r);
     });

@@ -25,22 +25,22 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 // Answers every POST with `status` from its own thread, as the real transport does.
-class RecordingTransport final : public webhooks::Transport {
+class RecordingTransport final : public net::HttpClient {
  public:
   explicit RecordingTransport(long status) : status_(status) {}
   ~RecordingTransport() override {
     for (auto& t : threads_) t.join();
   }
-  void post(webhooks::HttpRequest request, webhooks::ResponseFn done) override {
+  void send(net::HttpRequest request, net::ResponseFn done) override {
     std::lock_guard lock(mu_);
     requests_.push_back(request);
     threads_.emplace_back([done = std::move(done), status = status_] {
-      webhooks::HttpResponse r;
+      net::HttpResponse r;
       r.status = status;
       done(r);
     });
   }
-  std::vector<webhooks::HttpRequest> requests() {
+  std::vector<net::HttpRequest> requests() {
     std::lock_guard lock(mu_);
     return requests_;
   }
@@ -48,7 +48,7 @@ class RecordingTransport final : public webhooks::Transport {
  private:
   long status_;
   std::mutex mu_;
-  std::vector<webhooks::HttpRequest> requests_;
+  std::vector<net::HttpRequest> requests_;
   std::vector<std::thread> threads_;
 };
 

@@ -1,9 +1,10 @@
-#include "webhooks/transport.hpp"
+#include "net/http_client.hpp"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -13,7 +14,7 @@
 #include <set>
 #include <thread>
 
-namespace paygate::webhooks {
+namespace paygate::net {
 
 namespace {
 
@@ -55,26 +56,37 @@ struct Transfer {
   std::chrono::steady_clock::time_point started;
 };
 
+std::string_view trim(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\r' ||
+                        v.back() == '\n')) {
+    v.remove_suffix(1);
+  }
+  return v;
+}
+
 size_t on_body(char* data, size_t size, size_t n, void* p) {
   auto* t = static_cast<Transfer*>(p);
   const size_t len = size * n;
-  if (t->response.body_head.size() < t->keep) {
-    t->response.body_head.append(data, std::min(len, t->keep - t->response.body_head.size()));
-  }
-  return len;  // the rest is read and dropped; the timeout bounds an endless body
+  auto& body = t->response.body;
+  const size_t room = t->keep - std::min(t->keep, body.size());
+  body.append(data, std::min(len, room));
+  // The rest is read and dropped; the timeout bounds an endless body.
+  if (len > room) t->response.truncated = true;
+  return len;
 }
 
 size_t on_header(char* data, size_t size, size_t n, void* p) {
   auto* t = static_cast<Transfer*>(p);
-  std::string_view line(data, size * n);
-  if (line.starts_with("HTTP/")) t->response.retry_after.reset();  // a new (final) response
-  constexpr std::string_view kName = "retry-after:";
-  if (line.size() > kName.size() &&
-      strncasecmp(line.data(), kName.data(), kName.size()) == 0) {
-    auto v = line.substr(kName.size());
-    while (!v.empty() && (v.back() == '\r' || v.back() == '\n')) v.remove_suffix(1);
-    t->response.retry_after = std::string(v);
+  const std::string_view line(data, size * n);
+  if (line.starts_with("HTTP/")) {
+    t->response.headers.clear();  // a new response (an interim 1xx came before the final one)
+    return size * n;
   }
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos || colon == 0) return size * n;  // the blank line
+  t->response.headers.emplace_back(std::string(line.substr(0, colon)),
+                                   std::string(trim(line.substr(colon + 1))));
   return size * n;
 }
 
@@ -87,25 +99,48 @@ curl_socket_t on_open_socket(void* p, curlsocktype, curl_sockaddr* addr) {
   return ::socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
 }
 
-class CurlTransport final : public Transport {
+// Failures that happen before a byte of the request can have left.
+bool certainly_unsent(CURLcode rc) {
+  switch (rc) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_BAD_FUNCTION_ARGUMENT:
+    case CURLE_OUT_OF_MEMORY:
+      return true;
+    default:
+      return false;
+  }
+}
+
+class CurlClient final : public HttpClient {
  public:
-  explicit CurlTransport(TransportOptions o) : o_(o) {
+  explicit CurlClient(HttpClientOptions o) : o_(std::move(o)) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     multi_ = curl_multi_init();
     curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, 256L);
     thread_ = std::thread([this] {
-      pthread_setname_np(pthread_self(), "paygate-curl");
+      pthread_setname_np(pthread_self(), o_.thread_name.substr(0, 15).c_str());
       run();
     });
   }
-  ~CurlTransport() override {
+  ~CurlClient() override {
     stopping_ = true;
     curl_multi_wakeup(multi_);
     thread_.join();
     curl_multi_cleanup(multi_);
   }
 
-  void post(HttpRequest request, ResponseFn done) override {
+  void send(HttpRequest request, ResponseFn done) override {
     auto t = std::make_unique<Transfer>();
     t->request = std::move(request);
     t->done = std::move(done);
@@ -117,15 +152,20 @@ class CurlTransport final : public Transport {
   }
 
  private:
+  void fail_now(std::unique_ptr<Transfer> t, std::string why) {
+    t->response.error = std::move(why);
+    t->done(std::move(t->response));
+  }
+
   void start(std::unique_ptr<Transfer> t) {
-    CURL* e = curl_easy_init();
-    if (!e) {
-      t->response.error = "cannot create a transfer";
-      t->done(std::move(t->response));
-      return;
+    const auto& m = t->request.method;
+    if (m != "GET" && m != "POST" && m != "PUT" && m != "PATCH" && m != "DELETE") {
+      return fail_now(std::move(t), "unsupported method");
     }
+    CURL* e = curl_easy_init();
+    if (!e) return fail_now(std::move(t), "cannot create a transfer");
     t->easy = e;
-    t->keep = o_.keep_response_bytes;
+    t->keep = o_.max_response_bytes;
     t->allow_private = o_.allow_private_addresses;
     for (const auto& [k, v] : t->request.headers) {
       t->headers = curl_slist_append(t->headers, (k + ": " + v).c_str());
@@ -136,15 +176,34 @@ class CurlTransport final : public Transport {
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->request.body.data());
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(t->request.body.size()));
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!o_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, o_.ca_file.c_str());
+    if (const auto& cert = t->request.client_certificate) {
+      curl_blob c{const_cast<char*>(cert->cert_pem.data()), cert->cert_pem.size(),
+                  CURL_BLOB_COPY};
+      curl_blob k{const_cast<char*>(cert->key_pem.reveal().data()), cert->key_pem.size(),
+                  CURL_BLOB_COPY};
+      curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &c);
+      curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+      curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &k);
+      curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+    }
+    if (m == "GET") {
+      curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else {
+      if (m != "POST") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m.c_str());
+      curl_easy_setopt(e, CURLOPT_POST, 1L);
+      curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->request.body.data());
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(t->request.body.size()));
+    }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "paygate-webhooks/1");
+    curl_easy_setopt(e, CURLOPT_USERAGENT, o_.user_agent.c_str());
     const long timeout = static_cast<long>(t->request.timeout.count());
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, std::min(timeout, 10000L));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     std::min(timeout, static_cast<long>(t->request.connect_timeout.count())));
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -166,14 +225,22 @@ class CurlTransport final : public Transport {
     active_.erase(e);
     long status = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    // Zero until the request began to go out (connected, TLS done).
+    curl_off_t pretransfer = 0;
+    curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
     auto& r = t->response;
     r.status = rc == CURLE_OK ? status : 0;
     r.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+    r.maybe_sent = rc == CURLE_OK || (!certainly_unsent(rc) && !r.refused_address &&
+                                      pretransfer > 0);
     if (rc == CURLE_ABORTED_BY_CALLBACK) {
       r.error = "shutting down";
     } else if (rc != CURLE_OK) {
       r.error = r.refused_address ? "address not allowed (private, loopback or link-local)"
                                   : curl_easy_strerror(rc);
+      r.headers.clear();
+      r.body.clear();
+      r.truncated = false;
     }
     r.latency = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - t->started);
@@ -184,41 +251,48 @@ class CurlTransport final : public Transport {
 
   void run() {
     while (!stopping_) {
-      std::deque<std::unique_ptr<Transfer>> fresh;
       {
         std::lock_guard lock(mu_);
-        fresh.swap(queue_);
+        for (auto& t : queue_) waiting_.push_back(std::move(t));
+        queue_.clear();
       }
-      for (auto& t : fresh) start(std::move(t));
+      while (!waiting_.empty() && active_.size() < std::max<std::size_t>(1, o_.max_in_flight)) {
+        auto t = std::move(waiting_.front());
+        waiting_.pop_front();
+        start(std::move(t));
+      }
       int running = 0;
       curl_multi_perform(multi_, &running);
       int left = 0;
       while (CURLMsg* m = curl_multi_info_read(multi_, &left)) {
         if (m->msg == CURLMSG_DONE) finish(m->easy_handle, m->data.result);
       }
+      if (!waiting_.empty() && active_.size() < std::max<std::size_t>(1, o_.max_in_flight)) {
+        continue;  // a slot came free
+      }
       int fds = 0;
       curl_multi_poll(multi_, nullptr, 0, 1000, &fds);
     }
-    // Shutting down: what did not finish is reported as not delivered (its lease makes it due).
-    std::deque<std::unique_ptr<Transfer>> fresh;
+    // Shutting down: nothing that did not finish is reported as done.
     {
       std::lock_guard lock(mu_);
-      fresh.swap(queue_);
+      for (auto& t : queue_) waiting_.push_back(std::move(t));
+      queue_.clear();
     }
-    for (auto& t : fresh) {
-      t->response.error = "shutting down";
-      t->done(std::move(t->response));
-    }
+    for (auto& t : waiting_) fail_now(std::move(t), "shutting down");
+    waiting_.clear();
     while (!active_.empty()) finish(*active_.begin(), CURLE_ABORTED_BY_CALLBACK);
   }
 
-  TransportOptions o_;
+  HttpClientOptions o_;
   CURLM* multi_ = nullptr;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
-  std::deque<std::unique_ptr<Transfer>> queue_;
-  std::set<CURL*> active_;  // the transport thread's only
+  std::deque<std::unique_ptr<Transfer>> queue_;  // guarded by mu_
+  // The client thread's only:
+  std::deque<std::unique_ptr<Transfer>> waiting_;  // over max_in_flight, in order
+  std::set<CURL*> active_;
 };
 
 }  // namespace
@@ -260,8 +334,24 @@ bool is_internal_address(const sockaddr* addr) {
   return true;  // unknown families are not called
 }
 
-std::unique_ptr<Transport> make_curl_transport(TransportOptions options) {
-  return std::make_unique<CurlTransport>(options);
+std::vector<std::string_view> HttpResponse::header_values(std::string_view name) const {
+  std::vector<std::string_view> out;
+  for (const auto& [k, v] : headers) {
+    if (k.size() == name.size() && strncasecmp(k.data(), name.data(), name.size()) == 0) {
+      out.emplace_back(v);
+    }
+  }
+  return out;
 }
 
-}  // namespace paygate::webhooks
+std::optional<std::string_view> HttpResponse::header(std::string_view name) const {
+  const auto values = header_values(name);
+  if (values.size() != 1) return std::nullopt;
+  return values.front();
+}
+
+std::unique_ptr<HttpClient> make_http_client(HttpClientOptions options) {
+  return std::make_unique<CurlClient>(std::move(options));
+}
+
+}  // namespace paygate::net
