@@ -153,6 +153,43 @@ core::Result<std::string> PrivateKey::sign_sha256(std::string_view message) cons
   return sig;
 }
 
+namespace {
+
+// One OAEP-SHA1 operation (encrypt or decrypt) with `key`.
+template <typename Init, typename Op>
+core::Result<std::string> oaep_sha1(EVP_PKEY* key, std::string_view in, Init init, Op op,
+                                    ErrorCode code, const char* what) {
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
+      EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr), EVP_PKEY_CTX_free);
+  const auto* data = reinterpret_cast<const unsigned char*>(in.data());
+  std::size_t len = 0;
+  bool ok = ctx && init(ctx.get()) == 1 &&
+            EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) == 1 &&
+            EVP_PKEY_CTX_set_rsa_oaep_md(ctx.get(), EVP_sha1()) == 1 &&
+            EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), EVP_sha1()) == 1 &&
+            op(ctx.get(), nullptr, &len, data, in.size()) == 1;
+  std::string out;
+  if (ok) {
+    out.resize(len);
+    ok = op(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len, data, in.size()) == 1;
+    out.resize(len);
+  }
+  if (!ok) return fail(code, what);
+  return out;
+}
+
+}  // namespace
+
+core::Result<std::string> PublicKey::encrypt_oaep_sha1(std::string_view plaintext) const {
+  return oaep_sha1(key_.get(), plaintext, EVP_PKEY_encrypt_init, EVP_PKEY_encrypt,
+                   ErrorCode::kInvalidArgument, "RSA-OAEP encryption failed (plaintext too long?)");
+}
+
+core::Result<std::string> PrivateKey::decrypt_oaep_sha1(std::string_view ciphertext) const {
+  return oaep_sha1(key_.get(), ciphertext, EVP_PKEY_decrypt_init, EVP_PKEY_decrypt,
+                   ErrorCode::kDecryptFailed, "RSA-OAEP decryption failed");
+}
+
 std::string PrivateKey::to_pem() const {
   BioPtr bio(BIO_new(BIO_s_mem()));
   PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr);

@@ -19,6 +19,10 @@ class PublicKey {
   // SHA256withRSA (RSASSA-PKCS1-v1_5) over `message`; false on any mismatch.
   bool verify_sha256(std::string_view message, std::string_view signature) const;
 
+  // RSAES-OAEP with SHA-1 and MGF1-SHA-1, empty label (WeChat Pay's sensitive fields);
+  // randomised, so two calls differ.
+  [[nodiscard]] core::Result<std::string> encrypt_oaep_sha1(std::string_view plaintext) const;
+
   // Upper-case hex serial when loaded from a certificate, empty otherwise.
   const std::string& certificate_serial() const { return serial_; }
   std::string to_pem() const;
@@ -36,6 +40,9 @@ class PrivateKey {
 
   // SHA256withRSA signature bytes.
   [[nodiscard]] core::Result<std::string> sign_sha256(std::string_view message) const;
+
+  // The inverse of PublicKey::encrypt_oaep_sha1; fails on any padding or key mismatch.
+  [[nodiscard]] core::Result<std::string> decrypt_oaep_sha1(std::string_view ciphertext) const;
 
   std::string to_pem() const;         // PKCS#8
   std::string public_pem() const;     // SPKI

@@ -1,7 +1,5 @@
 #include "providers/wechatpay_v3/adapter.hpp"
 
-#include <charconv>
-
 #include "crypto/aead.hpp"
 #include "crypto/encoding.hpp"
 #include "providers/wechatpay_v3/wire.hpp"
@@ -12,78 +10,15 @@ namespace {
 using core::ErrorCode;
 using core::fail;
 
-constexpr std::string_view kProbePrefix = "WECHATPAY/SIGNTEST/";
-
-std::optional<int64_t> parse_unix(std::string_view s) {
-  if (s.empty() || s.size() > 12) return std::nullopt;
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v < 0) return std::nullopt;
-  return v;
-}
-
-bool is_public_key_id(std::string_view id) { return id.rfind("PUB_KEY_ID_", 0) == 0; }
-
-struct SignedHeaders {
-  std::string_view timestamp, nonce, signature, serial;
-};
-
-constexpr const char* kSignedHeaders[] = {"Wechatpay-Timestamp", "Wechatpay-Nonce",
-                                           "Wechatpay-Signature", "Wechatpay-Serial"};
-
-core::Result<SignedHeaders> read_headers(const core::Headers& h) {
-  for (const char* name : kSignedHeaders) {
-    if (h.count(name) > 1) return fail(ErrorCode::kMalformed, std::string("repeated ") + name);
-  }
-  auto ts = h.get("Wechatpay-Timestamp");
-  auto nonce = h.get("Wechatpay-Nonce");
-  auto sig = h.get("Wechatpay-Signature");
-  auto serial = h.get("Wechatpay-Serial");
-  if (!ts || !nonce || !sig || !serial || ts->empty() || nonce->empty() || sig->empty() ||
-      serial->empty()) {
-    return fail(ErrorCode::kMissingHeader, "missing Wechatpay-* header");
-  }
-  return SignedHeaders{*ts, *nonce, *sig, *serial};
-}
-
 }  // namespace
-
-std::string signed_message(std::string_view timestamp, std::string_view nonce,
-                           std::string_view body) {
-  std::string msg;
-  msg.reserve(timestamp.size() + nonce.size() + body.size() + 3);
-  msg.append(timestamp).append("\n").append(nonce).append("\n").append(body).append("\n");
-  return msg;
-}
 
 Adapter::Adapter(Settings settings) : settings_(std::move(settings)) {}
 
-const crypto::PublicKey* Adapter::find_key(std::string_view serial) const {
-  for (const auto& k : settings_.keys) {
-    const bool match = is_public_key_id(k.id) ? k.id == serial : core::iequals(k.id, serial);
-    if (match) return &k.key;
-  }
-  return nullptr;
-}
-
 core::Result<Notification> Adapter::accept(const InboundRequest& req, int64_t now) const {
-  auto hdr = read_headers(req.headers);
-  if (!hdr) return tl::unexpected(hdr.error());
-  const crypto::PublicKey* key = find_key(hdr->serial);
-  if (key == nullptr) return fail(ErrorCode::kUnknownKey, "unknown Wechatpay-Serial");
-  auto ts = parse_unix(hdr->timestamp);
-  if (!ts) return fail(ErrorCode::kMalformed, "Wechatpay-Timestamp is not a number");
-  const int64_t skew = now - *ts;
-  if (skew >= settings_.max_clock_skew_seconds || -skew >= settings_.max_clock_skew_seconds) {
-    return fail(ErrorCode::kStaleTimestamp, "timestamp outside the replay window");
-  }
-  if (hdr->signature.rfind(kProbePrefix, 0) == 0) {
-    return fail(ErrorCode::kBadSignature, "signature probe");
-  }
-  auto sig = crypto::base64_decode(hdr->signature);
-  if (!sig) return fail(ErrorCode::kBadSignature, "signature is not base64");
-  if (!key->verify_sha256(signed_message(hdr->timestamp, hdr->nonce, req.body), *sig)) {
-    return fail(ErrorCode::kBadSignature, "signature does not verify");
+  if (auto ok = verify_signed_headers(settings_.keys, req.headers, req.body, now,
+                                      settings_.max_clock_skew_seconds);
+      !ok) {
+    return tl::unexpected(ok.error());
   }
   // Only now, with the bytes authenticated, is the body parsed.
   auto env = parse_envelope(req.body);
@@ -121,12 +56,12 @@ Inspection Adapter::inspect(const InboundRequest& req, int64_t now) const {
   const crypto::PublicKey* key = nullptr;
   if (serial) {
     r.serial = std::string(*serial);
-    key = find_key(*serial);
+    key = find_key(settings_.keys, *serial);
     r.serial_known = key != nullptr;
     if (!key) r.problems.push_back("no verification key for this Wechatpay-Serial");
   }
   if (ts) {
-    if (auto t = parse_unix(*ts)) {
+    if (auto t = parse_timestamp(*ts)) {
       r.clock_skew_seconds = now - *t;
       r.timestamp_within_skew = r.clock_skew_seconds < settings_.max_clock_skew_seconds &&
                                 -r.clock_skew_seconds < settings_.max_clock_skew_seconds;
@@ -136,7 +71,7 @@ Inspection Adapter::inspect(const InboundRequest& req, int64_t now) const {
     }
   }
   if (sig && key && ts && nonce) {
-    r.signature_probe = sig->rfind(kProbePrefix, 0) == 0;
+    r.signature_probe = sig->rfind(kSignatureProbePrefix, 0) == 0;
     auto raw = crypto::base64_decode(*sig);
     r.signature_valid = !r.signature_probe && raw &&
                         key->verify_sha256(signed_message(*ts, *nonce, req.body), *raw);

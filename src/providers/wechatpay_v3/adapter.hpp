@@ -6,15 +6,9 @@
 #include "core/secret.hpp"
 #include "crypto/rsa.hpp"
 #include "providers/provider.hpp"
+#include "providers/wechatpay_v3/signing.hpp"
 
 namespace paygate::providers::wechatpay_v3 {
-
-// A key WeChat Pay signs with, named by what arrives in Wechatpay-Serial: a platform
-// certificate serial (hex, case-insensitive) or a WeChat Pay public-key id (PUB_KEY_ID_..., exact).
-struct VerificationKey {
-  std::string id;
-  crypto::PublicKey key;
-};
 
 struct Settings {
   std::string mchid;
@@ -59,12 +53,7 @@ class Adapter final : public CallbackAdapter {
   Inspection inspect(const InboundRequest& request, int64_t now_unix) const;
 
  private:
-  const crypto::PublicKey* find_key(std::string_view serial) const;
   Settings settings_;
 };
-
-// The message WeChat Pay signs: timestamp, nonce and body, each followed by LF.
-std::string signed_message(std::string_view timestamp, std::string_view nonce,
-                           std::string_view body);
 
 }  // namespace paygate::providers::wechatpay_v3
