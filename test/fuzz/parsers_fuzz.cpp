@@ -1,6 +1,7 @@
 // libFuzzer target: the form and XML readers and the Alipay, WeChat Pay APIv2 and Official
 // Account adapters on arbitrary input. The first byte picks the target: 'A' Alipay form body,
-// 'X' APIv2 XML body, 'M' Official Account ("query\nbody"), anything else the bare readers.
+// 'X' APIv2 XML body, 'M' Official Account ("query\nbody"), 'G' an Alipay gateway answer,
+// anything else the bare readers.
 #include <cstdint>
 #include <fstream>
 #include <string>
@@ -9,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "providers/alipay/adapter.hpp"
+#include "providers/alipay/gateway.hpp"
 #include "providers/form.hpp"
 #include "providers/wechat_mp/crypto.hpp"
 #include "providers/wechat_mp/endpoint.hpp"
@@ -86,6 +88,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const bool accepted = static_cast<bool>(f.mp->accept(*query, body, f.mp_now));
         if (accepted != f.mp->inspect(*query, body, f.mp_now).accepted()) __builtin_trap();
         (void)f.mp->verify_url(*query);
+      }
+      break;
+    }
+    case 'G': {
+      // What the gateway reader accepts is JSON to any other reader, and its node's fields read.
+      auto r = providers::alipay::split_response(in, "alipay.trade.query");
+      if (r) {
+        const auto node = nlohmann::json::parse(r->signed_content, nullptr, false);
+        if (node.is_discarded() || !node.is_object()) __builtin_trap();
+        const auto fields = providers::alipay::response_fields(r->signed_content);
+        if (fields && fields->size() != node.size()) __builtin_trap();
       }
       break;
     }
