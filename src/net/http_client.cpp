@@ -48,7 +48,6 @@ uint32_t v4_at(const uint8_t* b) {
 struct Transfer {
   HttpRequest request;
   ResponseFn done;
-  CURL* easy = nullptr;
   curl_slist* headers = nullptr;
   HttpResponse response;
   std::size_t keep = 0;
@@ -152,6 +151,8 @@ class CurlClient final : public HttpClient {
   }
 
  private:
+  bool has_slot() const { return active_.size() < std::max<std::size_t>(1, o_.max_in_flight); }
+
   void fail_now(std::unique_ptr<Transfer> t, std::string why) {
     t->response.error = std::move(why);
     t->done(std::move(t->response));
@@ -164,7 +165,6 @@ class CurlClient final : public HttpClient {
     }
     CURL* e = curl_easy_init();
     if (!e) return fail_now(std::move(t), "cannot create a transfer");
-    t->easy = e;
     t->keep = o_.max_response_bytes;
     t->allow_private = o_.allow_private_addresses;
     for (const auto& [k, v] : t->request.headers) {
@@ -256,7 +256,7 @@ class CurlClient final : public HttpClient {
         for (auto& t : queue_) waiting_.push_back(std::move(t));
         queue_.clear();
       }
-      while (!waiting_.empty() && active_.size() < std::max<std::size_t>(1, o_.max_in_flight)) {
+      while (!waiting_.empty() && has_slot()) {
         auto t = std::move(waiting_.front());
         waiting_.pop_front();
         start(std::move(t));
@@ -267,7 +267,7 @@ class CurlClient final : public HttpClient {
       while (CURLMsg* m = curl_multi_info_read(multi_, &left)) {
         if (m->msg == CURLMSG_DONE) finish(m->easy_handle, m->data.result);
       }
-      if (!waiting_.empty() && active_.size() < std::max<std::size_t>(1, o_.max_in_flight)) {
+      if (!waiting_.empty() && has_slot()) {
         continue;  // a slot came free
       }
       int fds = 0;

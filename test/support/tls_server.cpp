@@ -71,6 +71,18 @@ CertPtr make_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_
   return c;
 }
 
+X509* read_cert(const std::string& pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> b(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+  return PEM_read_bio_X509(b.get(), nullptr, nullptr, nullptr);
+}
+
+EVP_PKEY* read_key(const std::string& pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> b(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+  return PEM_read_bio_PrivateKey(b.get(), nullptr, nullptr, nullptr);
+}
+
 }  // namespace
 
 TestPki TestPki::make() {
@@ -92,6 +104,26 @@ TestPki TestPki::make() {
   p.client_key = pem_of(client_key.get());
   p.other_ca_cert = pem_of(other.get());
   return p;
+}
+
+std::string read_http_request(const std::function<long(char*, int)>& read) {
+  char buf[4096];
+  std::string req;
+  const auto more = [&] {
+    const long n = read(buf, sizeof buf);
+    if (n <= 0) return false;
+    req.append(buf, static_cast<std::size_t>(n));
+    return true;
+  };
+  while (req.find("\r\n\r\n") == std::string::npos) {
+    if (!more()) return req;
+  }
+  const auto head_end = req.find("\r\n\r\n");
+  const auto cl = req.find("Content-Length: ");
+  const std::size_t want = cl == std::string::npos ? 0 : std::stoul(req.substr(cl + 16));
+  while (req.size() - head_end - 4 < want && more()) {
+  }
+  return req;
 }
 
 int listen_on_loopback(int& port) {
@@ -135,24 +167,14 @@ void OneShotTlsServer::serve(const TestPki& pki, bool require_client_cert) {
   if (c < 0) return;
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()),
                                                          SSL_CTX_free);
-  {
-    std::unique_ptr<BIO, decltype(&BIO_free)> b(
-        BIO_new_mem_buf(pki.server_cert.data(), static_cast<int>(pki.server_cert.size())),
-        BIO_free);
-    X509* cert = PEM_read_bio_X509(b.get(), nullptr, nullptr, nullptr);
-    SSL_CTX_use_certificate(ctx.get(), cert);
-    X509_free(cert);
-    std::unique_ptr<BIO, decltype(&BIO_free)> k(
-        BIO_new_mem_buf(pki.server_key.data(), static_cast<int>(pki.server_key.size())),
-        BIO_free);
-    EVP_PKEY* key = PEM_read_bio_PrivateKey(k.get(), nullptr, nullptr, nullptr);
-    SSL_CTX_use_PrivateKey(ctx.get(), key);
-    EVP_PKEY_free(key);
-  }
+  X509* cert = read_cert(pki.server_cert);
+  SSL_CTX_use_certificate(ctx.get(), cert);
+  X509_free(cert);
+  EVP_PKEY* key = read_key(pki.server_key);
+  SSL_CTX_use_PrivateKey(ctx.get(), key);
+  EVP_PKEY_free(key);
   if (require_client_cert) {
-    std::unique_ptr<BIO, decltype(&BIO_free)> b(
-        BIO_new_mem_buf(pki.ca_cert.data(), static_cast<int>(pki.ca_cert.size())), BIO_free);
-    X509* ca = PEM_read_bio_X509(b.get(), nullptr, nullptr, nullptr);
+    X509* ca = read_cert(pki.ca_cert);
     X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx.get()), ca);
     X509_free(ca);
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
@@ -166,22 +188,8 @@ void OneShotTlsServer::serve(const TestPki& pki, bool require_client_cert) {
       client_cn_ = cn;
       X509_free(peer);
     }
-    char buf[4096];
-    std::string req;
-    while (req.find("\r\n\r\n") == std::string::npos) {
-      const int n = SSL_read(ssl, buf, sizeof buf);
-      if (n <= 0) break;
-      req.append(buf, static_cast<std::size_t>(n));
-    }
-    const auto head_end = req.find("\r\n\r\n");
-    const auto cl = req.find("Content-Length: ");
-    const std::size_t want = cl == std::string::npos ? 0 : std::stoul(req.substr(cl + 16));
-    while (head_end != std::string::npos && req.size() - head_end - 4 < want) {
-      const int n = SSL_read(ssl, buf, sizeof buf);
-      if (n <= 0) break;
-      req.append(buf, static_cast<std::size_t>(n));
-    }
-    request_ = req;
+    request_ =
+        read_http_request([ssl](char* buf, int n) -> long { return SSL_read(ssl, buf, n); });
     SSL_write(ssl, answer_.data(), static_cast<int>(answer_.size()));
     SSL_shutdown(ssl);
   }

@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -6,6 +7,10 @@ namespace paygate::testing {
 
 // A listening TCP socket on 127.0.0.1 at a port the kernel picks; sets `port`.
 int listen_on_loopback(int& port);
+
+// One HTTP/1.1 request (head, then Content-Length bytes of body) read through `read`, which
+// returns what recv/SSL_read return. What came, even if the peer stopped early.
+std::string read_http_request(const std::function<long(char*, int)>& read);
 
 // A throw-away PKI for TLS tests: a CA, a server certificate for 127.0.0.1 and a client
 // certificate, all signed by the CA (RSA-2048, valid one day). PEM strings.

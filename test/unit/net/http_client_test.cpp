@@ -60,22 +60,8 @@ class OneShotServer {
     thread_ = std::thread([this] {
       const int c = ::accept(fd_, nullptr, nullptr);
       if (c < 0) return;
-      char buf[4096];
-      std::string req;
-      while (req.find("\r\n\r\n") == std::string::npos) {
-        const auto n = ::read(c, buf, sizeof buf);
-        if (n <= 0) break;
-        req.append(buf, static_cast<std::size_t>(n));
-      }
-      const auto cl = req.find("Content-Length: ");
-      const std::size_t want =
-          cl == std::string::npos ? 0 : std::stoul(req.substr(cl + 16));
-      while (req.size() - req.find("\r\n\r\n") - 4 < want) {
-        const auto n = ::read(c, buf, sizeof buf);
-        if (n <= 0) break;
-        req.append(buf, static_cast<std::size_t>(n));
-      }
-      request_ = req;
+      request_ =
+          testing::read_http_request([c](char* buf, int n) -> long { return ::read(c, buf, n); });
       accepted_at_ = std::chrono::steady_clock::now();
       std::this_thread::sleep_for(std::chrono::milliseconds(hold_ms_));
       (void)!::write(c, answer_.data(), answer_.size());
