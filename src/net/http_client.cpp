@@ -9,7 +9,9 @@
 
 #include <atomic>
 #include <cstring>
+#include <algorithm>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -53,6 +55,7 @@ struct Transfer {
   std::size_t keep = 0;
   bool allow_private = false;
   std::chrono::steady_clock::time_point started;
+  std::chrono::steady_clock::time_point not_before;
 };
 
 std::string_view trim(std::string_view v) {
@@ -143,6 +146,7 @@ class CurlClient final : public HttpClient {
     auto t = std::make_unique<Transfer>();
     t->request = std::move(request);
     t->done = std::move(done);
+    t->not_before = std::chrono::steady_clock::now() + t->request.start_after;
     {
       std::lock_guard lock(mu_);
       queue_.push_back(std::move(t));
@@ -165,7 +169,8 @@ class CurlClient final : public HttpClient {
     }
     CURL* e = curl_easy_init();
     if (!e) return fail_now(std::move(t), "cannot create a transfer");
-    t->keep = o_.max_response_bytes;
+    t->keep = t->request.max_response_bytes ? t->request.max_response_bytes
+                                            : o_.max_response_bytes;
     t->allow_private = o_.allow_private_addresses;
     for (const auto& [k, v] : t->request.headers) {
       t->headers = curl_slist_append(t->headers, (k + ": " + v).c_str());
@@ -249,13 +254,33 @@ class CurlClient final : public HttpClient {
     t->done(std::move(r));
   }
 
+  // Moves new requests to `waiting_`, or to `delayed_` until their back-off ends; returns how
+  // long until the next delayed one is due (at most `limit`).
+  int take_new(int limit) {
+    const auto now = std::chrono::steady_clock::now();
+    {
+      std::lock_guard lock(mu_);
+      for (auto& t : queue_) {
+        if (t->not_before > now) {
+          delayed_.emplace(t->not_before, std::move(t));
+        } else {
+          waiting_.push_back(std::move(t));
+        }
+      }
+      queue_.clear();
+    }
+    while (!delayed_.empty() && delayed_.begin()->first <= now) {
+      waiting_.push_back(std::move(delayed_.begin()->second));
+      delayed_.erase(delayed_.begin());
+    }
+    if (delayed_.empty()) return limit;
+    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(delayed_.begin()->first - now);
+    return static_cast<int>(std::clamp<int64_t>(wait.count(), 1, limit));
+  }
+
   void run() {
     while (!stopping_) {
-      {
-        std::lock_guard lock(mu_);
-        for (auto& t : queue_) waiting_.push_back(std::move(t));
-        queue_.clear();
-      }
+      int poll_ms = take_new(1000);
       while (!waiting_.empty() && has_slot()) {
         auto t = std::move(waiting_.front());
         waiting_.pop_front();
@@ -271,7 +296,7 @@ class CurlClient final : public HttpClient {
         continue;  // a slot came free
       }
       int fds = 0;
-      curl_multi_poll(multi_, nullptr, 0, 1000, &fds);
+      curl_multi_poll(multi_, nullptr, 0, poll_ms, &fds);
     }
     // Shutting down: nothing that did not finish is reported as done.
     {
@@ -279,6 +304,8 @@ class CurlClient final : public HttpClient {
       for (auto& t : queue_) waiting_.push_back(std::move(t));
       queue_.clear();
     }
+    for (auto& [at, t] : delayed_) waiting_.push_back(std::move(t));
+    delayed_.clear();
     for (auto& t : waiting_) fail_now(std::move(t), "shutting down");
     waiting_.clear();
     while (!active_.empty()) finish(*active_.begin(), CURLE_ABORTED_BY_CALLBACK);
@@ -292,6 +319,7 @@ class CurlClient final : public HttpClient {
   std::deque<std::unique_ptr<Transfer>> queue_;  // guarded by mu_
   // The client thread's only:
   std::deque<std::unique_ptr<Transfer>> waiting_;  // over max_in_flight, in order
+  std::multimap<std::chrono::steady_clock::time_point, std::unique_ptr<Transfer>> delayed_;
   std::set<CURL*> active_;
 };
 

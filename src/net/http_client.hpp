@@ -31,6 +31,8 @@ struct HttpRequest {
   std::chrono::milliseconds timeout{15000};         // the whole call, connect included
   std::chrono::milliseconds connect_timeout{10000};  // of it, DNS + TCP + TLS
   std::shared_ptr<const ClientCertificate> client_certificate;
+  std::size_t max_response_bytes = 0;  // of the body kept; 0: the client's default
+  std::chrono::milliseconds start_after{0};  // a retry's back-off: not started before then
 };
 
 struct HttpResponse {

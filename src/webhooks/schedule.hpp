@@ -8,9 +8,12 @@
 #include <string_view>
 #include <vector>
 
+#include "net/breaker.hpp"
+
 namespace paygate::webhooks {
 
 using Millis = std::chrono::milliseconds;
+using net::CircuitBreaker;
 
 // When to try again after a failed attempt.
 struct RetryPolicy {
@@ -48,35 +51,6 @@ Classified classify(long status, std::string_view transport_error, bool timed_ou
 // Retry-After as delay-seconds or an HTTP-date; nullopt when absent or unreadable.
 std::optional<Millis> parse_retry_after(std::string_view value, int64_t now_unix);
 
-// Per endpoint: after `threshold` consecutive failures no new attempts for a cool-down that
-// doubles up to `max_cooldown`; then one probe decides.
-class CircuitBreaker {
- public:
-  struct Options {
-    int threshold = 5;
-    Millis cooldown = std::chrono::seconds(30);
-    Millis max_cooldown = std::chrono::minutes(10);
-  };
-  CircuitBreaker() = default;
-  explicit CircuitBreaker(Options o) : o_(o) {}
-
-  // How many attempts may start now, given `in_flight` and the endpoint's `cap`.
-  int allowance(int64_t now_ms, int in_flight, int cap) const;
-  // The result of an attempt that started at `started_ms`. Once tripped, only an attempt
-  // started after the cool-down (the probe) counts: results of attempts already in flight at
-  // the trip neither re-arm nor lengthen the cool-down, nor close the breaker. One trip per
-  // cool-down; the probe decides.
-  void on_success(int64_t started_ms);
-  void on_failure(int64_t now_ms, int64_t started_ms);
-  bool open(int64_t now_ms) const { return failures_ >= o_.threshold && now_ms < open_until_ms_; }
-  int consecutive_failures() const { return failures_; }
-
- private:
-  Options o_;
-  int failures_ = 0;
-  int trips_ = 0;
-  int64_t open_until_ms_ = 0;
-};
 
 // Callbacks first. Once `backlog` store units are waiting (callbacks queued behind commits:
 // the machine is saturated), new attempts are held to `rate` per second, and stay held until
