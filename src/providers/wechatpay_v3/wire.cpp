@@ -52,16 +52,11 @@ core::Result<Envelope> parse_envelope(std::string_view body) {
   return e;
 }
 
-core::Result<core::PaymentEvent> parse_resource(const Envelope& envelope,
-                                                std::string_view plaintext) {
-  json doc = json::parse(plaintext, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    return fail(ErrorCode::kMalformed, "resource is not a JSON object");
-  }
-  core::PaymentEvent ev;
+namespace {
+
+// The fields every transaction and refund object has.
+core::Result<void> read_common(const json& doc, core::PaymentEvent& ev) {
   ev.provider = "wechatpay_v3";
-  ev.notification_id = envelope.id;
-  ev.provider_event = envelope.event_type;
   ev.mchid = str(doc, "mchid").value_or("");
   ev.appid = str(doc, "appid").value_or("");
   ev.out_trade_no = str(doc, "out_trade_no").value_or("");
@@ -78,23 +73,43 @@ core::Result<core::PaymentEvent> parse_resource(const Envelope& envelope,
   if (!total) return fail(ErrorCode::kMalformed, "amount.total is not an integer");
   ev.total = *total;
   ev.currency = str(*amount, "currency").value_or("");
+  return {};
+}
 
-  if (envelope.event_type.rfind("TRANSACTION.", 0) == 0) {
-    auto state = str(doc, "trade_state").value_or("");
-    if (state == "SUCCESS") {
-      ev.kind = EventKind::kPaymentSucceeded;
-    } else if (state == "CLOSED" || state == "REVOKED") {
-      ev.kind = EventKind::kPaymentClosed;
-    } else {
-      ev.kind = EventKind::kUnsupported;  // NOTPAY, USERPAYING, PAYERROR, ...
-      ev.provider_event += "/" + state;
-      return ev;
-    }
-    if (ev.transaction_id.empty()) return fail(ErrorCode::kMalformed, "no transaction_id");
-    if (ev.kind == EventKind::kPaymentSucceeded && ev.appid.empty()) {
-      return fail(ErrorCode::kMalformed, "no appid");
-    }
-  } else if (envelope.event_type.rfind("REFUND.", 0) == 0) {
+core::Result<core::PaymentEvent> read_transaction(const json& doc, core::PaymentEvent ev) {
+  if (auto r = read_common(doc, ev); !r) return tl::unexpected(r.error());
+  auto state = str(doc, "trade_state").value_or("");
+  // REFUND: paid, then refunded since (only a query says so): the payment happened.
+  if (state == "SUCCESS" || state == "REFUND") {
+    ev.kind = EventKind::kPaymentSucceeded;
+  } else if (state == "CLOSED" || state == "REVOKED") {
+    ev.kind = EventKind::kPaymentClosed;
+  } else {
+    ev.kind = EventKind::kUnsupported;  // NOTPAY, USERPAYING, PAYERROR, ...
+    ev.provider_event += "/" + state;
+    return ev;
+  }
+  if (ev.transaction_id.empty()) return fail(ErrorCode::kMalformed, "no transaction_id");
+  if (ev.kind == EventKind::kPaymentSucceeded && ev.appid.empty()) {
+    return fail(ErrorCode::kMalformed, "no appid");
+  }
+  return ev;
+}
+
+}  // namespace
+
+core::Result<core::PaymentEvent> parse_resource(const Envelope& envelope,
+                                                std::string_view plaintext) {
+  json doc = json::parse(plaintext, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return fail(ErrorCode::kMalformed, "resource is not a JSON object");
+  }
+  core::PaymentEvent ev;
+  ev.notification_id = envelope.id;
+  ev.provider_event = envelope.event_type;
+  if (envelope.event_type.rfind("TRANSACTION.", 0) == 0) return read_transaction(doc, ev);
+  if (auto r = read_common(doc, ev); !r) return tl::unexpected(r.error());
+  if (envelope.event_type.rfind("REFUND.", 0) == 0) {
     auto status = str(doc, "refund_status").value_or("");
     if (status == "SUCCESS") {
       ev.kind = EventKind::kRefundSucceeded;
@@ -109,7 +124,7 @@ core::Result<core::PaymentEvent> parse_resource(const Envelope& envelope,
     }
     ev.out_refund_no = str(doc, "out_refund_no").value_or("");
     ev.refund_id = str(doc, "refund_id").value_or("");
-    auto refund = integer(*amount, "refund");
+    auto refund = integer(doc["amount"], "refund");
     if (ev.out_refund_no.empty() || !refund) {
       return fail(ErrorCode::kMalformed, "refund lacks out_refund_no or amount.refund");
     }
@@ -118,6 +133,24 @@ core::Result<core::PaymentEvent> parse_resource(const Envelope& envelope,
     ev.kind = EventKind::kUnsupported;
   }
   return ev;
+}
+
+core::Result<Transaction> parse_transaction(std::string_view body) {
+  json doc = json::parse(body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return fail(ErrorCode::kMalformed, "answer is not a JSON object");
+  }
+  Transaction t;
+  t.trade_state = str(doc, "trade_state").value_or("");
+  if (t.trade_state.empty()) return fail(ErrorCode::kMalformed, "answer lacks trade_state");
+  core::PaymentEvent ev;
+  ev.provider_event = "QUERY";
+  auto read = read_transaction(doc, ev);
+  if (!read) return tl::unexpected(read.error());
+  t.event = std::move(*read);
+  // The query's own id: one per fact, so asking again is a duplicate of the first answer.
+  t.event.notification_id = "query:" + t.event.business_key();
+  return t;
 }
 
 }  // namespace paygate::providers::wechatpay_v3

@@ -25,4 +25,12 @@ struct Envelope {
 [[nodiscard]] core::Result<core::PaymentEvent> parse_resource(const Envelope& envelope,
                                                               std::string_view plaintext);
 
+// A transaction as a query answers it (the same object a payment callback carries encrypted).
+struct Transaction {
+  std::string trade_state;  // SUCCESS, REFUND, NOTPAY, USERPAYING, CLOSED, REVOKED, PAYERROR, ...
+  // SUCCESS and REFUND map to a payment, CLOSED and REVOKED to a close, the rest to kUnsupported.
+  core::PaymentEvent event;
+};
+[[nodiscard]] core::Result<Transaction> parse_transaction(std::string_view body);
+
 }  // namespace paygate::providers::wechatpay_v3
