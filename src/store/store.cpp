@@ -30,4 +30,22 @@ std::optional<DeliveryStatus> parse_delivery_status(std::string_view s) {
   return std::nullopt;
 }
 
+std::string_view to_string(PaymentStatus s) {
+  switch (s) {
+    case PaymentStatus::kCreating: return "creating";
+    case PaymentStatus::kCreated: return "created";
+    case PaymentStatus::kRefused: return "refused";
+    case PaymentStatus::kUnknown: return "unknown";
+  }
+  return "unknown";
+}
+
+std::optional<PaymentStatus> parse_payment_status(std::string_view s) {
+  for (auto v : {PaymentStatus::kCreating, PaymentStatus::kCreated, PaymentStatus::kRefused,
+                 PaymentStatus::kUnknown}) {
+    if (to_string(v) == s) return v;
+  }
+  return std::nullopt;
+}
+
 }  // namespace paygate::store

@@ -32,6 +32,48 @@ struct InboxEntry {
   std::string detail;
   int64_t received_at_ms = 0;
   int64_t redrives = 0;
+  // How paygate learnt it: "callback" (the provider called), "query" (paygate asked), "api"
+  // (the provider's answer to a call paygate made, e.g. a close).
+  std::string source = "callback";
+};
+
+// A payment paygate asked a provider to create, and what is known of the answer.
+enum class PaymentStatus {
+  kCreating,  // asked (durably), no answer yet: a crash here leaves it to a query
+  kCreated,   // the provider created it; `result` holds what the buyer needs
+  kRefused,   // the provider said no: nothing exists there
+  kUnknown,   // no answer that can be believed: a query (or the identical re-send) resolves it
+};
+std::string_view to_string(PaymentStatus s);
+std::optional<PaymentStatus> parse_payment_status(std::string_view s);
+
+struct Payment {
+  std::string merchant;
+  std::string out_trade_no;
+  std::string provider;  // "wechatpay_v3", ...
+  std::string method;    // "jsapi", "native", ...
+  std::string request;   // the merchant's request (JSON): a re-send is the identical call
+  PaymentStatus status = PaymentStatus::kCreating;
+  std::string result;  // JSON object: what the provider gave (prepay_id, code_url, ...)
+  std::string error_code;
+  std::string error_message;
+  std::string trade_state;  // the provider's last word on the trade, from a query
+  int attempts = 0;         // create calls made
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+
+// An Idempotency-Key of the merchant API: the first request's answer is kept for repeats.
+enum class KeyClaim {
+  kNew,         // claimed: go on, then finish or release it
+  kReplay,      // answered before: send `status` and `response` again
+  kInProgress,  // another request holds it (until its lease ends)
+  kMismatch,    // used before for another request
+};
+struct IdempotencyClaim {
+  KeyClaim claim = KeyClaim::kNew;
+  int status = 0;
+  std::string response;
 };
 
 struct Transition {
@@ -149,6 +191,22 @@ class Tx {
       std::string_view merchant, std::string_view out_refund_no) = 0;
   [[nodiscard]] virtual core::Result<void> upsert_refund(const core::Refund& r) = 0;
   [[nodiscard]] virtual core::Result<void> add_transition(const Transition& t) = 0;
+  [[nodiscard]] virtual core::Result<std::optional<Payment>> find_payment(
+      std::string_view merchant, std::string_view out_trade_no) = 0;
+  // Inserts or replaces the payment of (merchant, out_trade_no).
+  [[nodiscard]] virtual core::Result<void> put_payment(const Payment& p) = 0;
+  // Claims `key` for a request whose content hashes to `request_hash`, until `lease_until_ms`
+  // (a claim whose lease ran out, its holder gone, is taken over).
+  [[nodiscard]] virtual core::Result<IdempotencyClaim> claim_idempotency_key(
+      std::string_view merchant, std::string_view key, std::string_view request_hash,
+      int64_t now_ms, int64_t lease_until_ms) = 0;
+  // Keeps the answer for repeats.
+  [[nodiscard]] virtual core::Result<void> finish_idempotency_key(std::string_view merchant,
+                                                                  std::string_view key, int status,
+                                                                  std::string_view response) = 0;
+  // Forgets an unfinished claim: the request failed before anything was decided.
+  [[nodiscard]] virtual core::Result<void> release_idempotency_key(std::string_view merchant,
+                                                                   std::string_view key) = 0;
   [[nodiscard]] virtual core::Result<int64_t> add_outbox(const OutboxEvent& e) = 0;
   // Merchant delivery. Outbox events not yet fanned out to endpoints, oldest first.
   [[nodiscard]] virtual core::Result<std::vector<OutboxEvent>> unrouted_outbox(int limit) = 0;
@@ -192,6 +250,7 @@ using Done = std::function<void(core::Result<void>)>;
 
 struct OrderDetails {
   core::Order order;
+  std::optional<Payment> payment;  // when paygate created it at the provider
   std::vector<core::Refund> refunds;
   std::vector<Transition> history;
 };

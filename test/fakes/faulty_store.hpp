@@ -94,6 +94,26 @@ class FaultyStore final : public store::Store {
     core::Result<void> add_transition(const store::Transition& t) override {
       PAYGATE_FAULT(in_.add_transition(t))
     }
+    core::Result<std::optional<store::Payment>> find_payment(std::string_view m,
+                                                             std::string_view o) override {
+      PAYGATE_FAULT(in_.find_payment(m, o))
+    }
+    core::Result<void> put_payment(const store::Payment& p) override {
+      PAYGATE_FAULT(in_.put_payment(p))
+    }
+    core::Result<store::IdempotencyClaim> claim_idempotency_key(std::string_view m,
+                                                                std::string_view k,
+                                                                std::string_view h, int64_t now,
+                                                                int64_t until) override {
+      PAYGATE_FAULT(in_.claim_idempotency_key(m, k, h, now, until))
+    }
+    core::Result<void> finish_idempotency_key(std::string_view m, std::string_view k, int status,
+                                              std::string_view r) override {
+      PAYGATE_FAULT(in_.finish_idempotency_key(m, k, status, r))
+    }
+    core::Result<void> release_idempotency_key(std::string_view m, std::string_view k) override {
+      PAYGATE_FAULT(in_.release_idempotency_key(m, k))
+    }
     core::Result<int64_t> add_outbox(const store::OutboxEvent& e) override {
       PAYGATE_FAULT(in_.add_outbox(e))
     }

@@ -2,9 +2,9 @@
 
 namespace paygate::store::sqlite {
 
-// Version 4 of the embedded schema. Orders are keyed by (merchant, out_trade_no); the inbox is
+// Version 5 of the embedded schema. Orders are keyed by (merchant, out_trade_no); the inbox is
 // unique on the provider's notification id and on the business key: that is the dedupe.
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 inline constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS orders (
@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS inbox (
   detail TEXT NOT NULL DEFAULT '',
   received_at_ms INTEGER NOT NULL,
   redrives INTEGER NOT NULL DEFAULT 0,
+  source TEXT NOT NULL DEFAULT 'callback',
   UNIQUE (provider, merchant, notification_id),
   UNIQUE (provider, merchant, business_key)
 );
@@ -131,6 +132,37 @@ CREATE TABLE IF NOT EXISTS endpoint_state (
   reason TEXT NOT NULL,
   updated_at_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- Payments paygate created at a provider. Unsettled ones (asked, no answer believed) are few
+-- and are what a query must resolve.
+CREATE TABLE IF NOT EXISTS payments (
+  merchant TEXT NOT NULL,
+  out_trade_no TEXT NOT NULL,
+  provider TEXT NOT NULL,
+  method TEXT NOT NULL,
+  request TEXT NOT NULL,
+  status TEXT NOT NULL,
+  result TEXT NOT NULL DEFAULT '',
+  error_code TEXT NOT NULL DEFAULT '',
+  error_message TEXT NOT NULL DEFAULT '',
+  trade_state TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (merchant, out_trade_no)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS payments_unsettled ON payments(merchant, out_trade_no)
+  WHERE status IN ('creating', 'unknown');
+-- Idempotency-Key of the merchant API: status 0 while the first request runs (leased).
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+  merchant TEXT NOT NULL,
+  key TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  status INTEGER NOT NULL DEFAULT 0,
+  response TEXT NOT NULL DEFAULT '',
+  lease_until_ms INTEGER NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (merchant, key)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS heartbeat (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL);
 -- Deliveries per status, kept by triggers so /metrics reads a few rows, never the table.
 CREATE TABLE IF NOT EXISTS delivery_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL)
@@ -172,6 +204,11 @@ INSERT INTO order_counts (state, n) SELECT state, COUNT(*) FROM orders GROUP BY 
 inline constexpr const char* kMigrateToV4 = R"sql(
 DELETE FROM delivery_counts;
 INSERT INTO delivery_counts (status, n) SELECT status, COUNT(*) FROM deliveries GROUP BY status;
+)sql";
+
+// From versions 1-4 (when their inbox lacks it): the inbox says how each fact was learnt.
+inline constexpr const char* kMigrateToV5 = R"sql(
+ALTER TABLE inbox ADD COLUMN source TEXT NOT NULL DEFAULT 'callback';
 )sql";
 
 }  // namespace paygate::store::sqlite

@@ -80,7 +80,7 @@ InboxStatus parse_inbox_status(const std::string& s) {
 
 constexpr const char* kInboxColumns =
     "id, provider, merchant, notification_id, business_key, event_type, out_trade_no, headers, "
-    "body, decoded, status, anomaly_code, detail, received_at_ms, redrives";
+    "body, decoded, status, anomaly_code, detail, received_at_ms, redrives, source";
 
 InboxEntry read_inbox(const Stmt& s) {
   InboxEntry e;
@@ -99,6 +99,7 @@ InboxEntry read_inbox(const Stmt& s) {
   e.detail = s.text(12);
   e.received_at_ms = s.i64(13);
   e.redrives = s.i64(14);
+  e.source = s.text(15);
   return e;
 }
 
@@ -127,6 +128,35 @@ Result<std::optional<InboxEntry>> query_inbox(Db& db, int64_t id) {
   return tl::unexpected(db.error("find inbox"));
 }
 
+Result<std::optional<Payment>> query_payment(Db& db, std::string_view merchant,
+                                             std::string_view out_trade_no) {
+  auto st = db.prepare(
+      "SELECT merchant, out_trade_no, provider, method, request, status, result, error_code, "
+      "error_message, trade_state, attempts, created_at_ms, updated_at_ms FROM payments "
+      "WHERE merchant = ?1 AND out_trade_no = ?2");
+  if (!st) return tl::unexpected(st.error());
+  (*st)->bind(1, merchant).bind(2, out_trade_no);
+  const int rc = (*st)->step();
+  if (rc == SQLITE_DONE) return std::optional<Payment>{};
+  if (rc != SQLITE_ROW) return tl::unexpected(db.error("find payment"));
+  const Stmt& s = **st;
+  Payment p;
+  p.merchant = s.text(0);
+  p.out_trade_no = s.text(1);
+  p.provider = s.text(2);
+  p.method = s.text(3);
+  p.request = s.text(4);
+  p.status = parse_payment_status(s.text(5)).value_or(PaymentStatus::kUnknown);
+  p.result = s.text(6);
+  p.error_code = s.text(7);
+  p.error_message = s.text(8);
+  p.trade_state = s.text(9);
+  p.attempts = static_cast<int>(s.i64(10));
+  p.created_at_ms = s.i64(11);
+  p.updated_at_ms = s.i64(12);
+  return std::optional<Payment>(std::move(p));
+}
+
 // Orders per state, changed by one unit of work or one transaction.
 using CountDeltas = std::array<int64_t, 5>;
 static_assert(static_cast<std::size_t>(core::OrderState::kClosed) + 1 == CountDeltas{}.size());
@@ -140,14 +170,15 @@ class SqliteTx final : public Tx {
   Result<std::optional<int64_t>> insert_inbox(const InboxEntry& e) override {
     auto st = db_.prepare(
         "INSERT INTO inbox (provider, merchant, notification_id, business_key, event_type, "
-        "out_trade_no, headers, body, decoded, status, anomaly_code, detail, received_at_ms) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT DO NOTHING");
+        "out_trade_no, headers, body, decoded, status, anomaly_code, detail, received_at_ms, "
+        "source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
+        "ON CONFLICT DO NOTHING");
     if (!st) return tl::unexpected(st.error());
     (*st)->bind(1, e.provider).bind(2, e.merchant).bind(3, e.notification_id)
         .bind(4, e.business_key).bind(5, e.event_type).bind(6, e.out_trade_no)
         .bind(7, e.headers_json).bind_blob(8, e.body).bind(9, e.decoded_json)
         .bind(10, to_string(e.status)).bind(11, e.anomaly_code).bind(12, e.detail)
-        .bind(13, e.received_at_ms);
+        .bind(13, e.received_at_ms).bind(14, e.source);
     if (auto r = expect_done(db_, **st, "insert inbox"); !r) return tl::unexpected(r.error());
     if (sqlite3_changes(db_.raw()) == 0) return std::optional<int64_t>{};
     return std::optional<int64_t>(sqlite3_last_insert_rowid(db_.raw()));
@@ -256,6 +287,80 @@ class SqliteTx final : public Tx {
         .bind(6, t.inbox_id ? std::optional<int64_t>(t.inbox_id) : std::nullopt)
         .bind(7, t.at_ms);
     return expect_done(db_, **st, "add transition");
+  }
+
+  Result<std::optional<Payment>> find_payment(std::string_view merchant,
+                                              std::string_view out_trade_no) override {
+    return query_payment(db_, merchant, out_trade_no);
+  }
+
+  Result<void> put_payment(const Payment& p) override {
+    auto st = db_.prepare(
+        "INSERT OR REPLACE INTO payments (merchant, out_trade_no, provider, method, request, "
+        "status, result, error_code, error_message, trade_state, attempts, created_at_ms, "
+        "updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+    if (!st) return tl::unexpected(st.error());
+    (*st)->bind(1, p.merchant).bind(2, p.out_trade_no).bind(3, p.provider).bind(4, p.method)
+        .bind(5, p.request).bind(6, to_string(p.status)).bind(7, p.result).bind(8, p.error_code)
+        .bind(9, p.error_message).bind(10, p.trade_state).bind(11, int64_t{p.attempts})
+        .bind(12, p.created_at_ms).bind(13, p.updated_at_ms);
+    return expect_done(db_, **st, "put payment");
+  }
+
+  Result<IdempotencyClaim> claim_idempotency_key(std::string_view merchant, std::string_view key,
+                                                 std::string_view request_hash, int64_t now_ms,
+                                                 int64_t lease_until_ms) override {
+    auto st = db_.prepare(
+        "SELECT request_hash, status, response, lease_until_ms FROM idempotency_keys "
+        "WHERE merchant = ?1 AND key = ?2");
+    if (!st) return tl::unexpected(st.error());
+    (*st)->bind(1, merchant).bind(2, key);
+    const int rc = (*st)->step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return tl::unexpected(db_.error("find key"));
+    if (rc == SQLITE_ROW) {
+      IdempotencyClaim c;
+      if ((*st)->text(0) != request_hash) {
+        c.claim = KeyClaim::kMismatch;
+        return c;
+      }
+      if ((*st)->i64(1) != 0) {
+        c.claim = KeyClaim::kReplay;
+        c.status = static_cast<int>((*st)->i64(1));
+        c.response = (*st)->text(2);
+        return c;
+      }
+      if ((*st)->i64(3) > now_ms) {
+        c.claim = KeyClaim::kInProgress;
+        return c;
+      }
+    }
+    (*st)->reset();
+    auto up = db_.prepare(
+        "INSERT INTO idempotency_keys (merchant, key, request_hash, lease_until_ms, "
+        "created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (merchant, key) DO UPDATE SET "
+        "lease_until_ms = excluded.lease_until_ms");
+    if (!up) return tl::unexpected(up.error());
+    (*up)->bind(1, merchant).bind(2, key).bind(3, request_hash).bind(4, lease_until_ms)
+        .bind(5, now_ms);
+    if (auto r = expect_done(db_, **up, "claim key"); !r) return tl::unexpected(r.error());
+    return IdempotencyClaim{};
+  }
+
+  Result<void> finish_idempotency_key(std::string_view merchant, std::string_view key, int status,
+                                      std::string_view response) override {
+    auto st = db_.prepare(
+        "UPDATE idempotency_keys SET status = ?3, response = ?4 WHERE merchant = ?1 AND key = ?2");
+    if (!st) return tl::unexpected(st.error());
+    (*st)->bind(1, merchant).bind(2, key).bind(3, int64_t{status}).bind(4, response);
+    return expect_done(db_, **st, "finish key");
+  }
+
+  Result<void> release_idempotency_key(std::string_view merchant, std::string_view key) override {
+    auto st = db_.prepare(
+        "DELETE FROM idempotency_keys WHERE merchant = ?1 AND key = ?2 AND status = 0");
+    if (!st) return tl::unexpected(st.error());
+    (*st)->bind(1, merchant).bind(2, key);
+    return expect_done(db_, **st, "release key");
   }
 
   Result<int64_t> add_outbox(const OutboxEvent& e) override {
@@ -609,6 +714,9 @@ class SqliteStore final : public Store {
     if (!*order) return std::optional<OrderDetails>{};
     OrderDetails d;
     d.order = std::move(**order);
+    auto payment = query_payment(db, merchant, out_trade_no);
+    if (!payment) return tl::unexpected(payment.error());
+    d.payment = std::move(*payment);
     auto rs = db.prepare(
         "SELECT merchant, out_refund_no, out_trade_no, refund_id, amount, status, success_time "
         "FROM refunds WHERE merchant = ?1 AND out_trade_no = ?2 ORDER BY out_refund_no");
@@ -1043,6 +1151,17 @@ static Result<void> migrate(Db& db) {
   }
   if (version == sqlite::kSchemaVersion) return {};
   std::string script = "BEGIN IMMEDIATE;";
+  // Columns added to a table an older version created (before CREATE ... IF NOT EXISTS,
+  // which leaves an existing table as it is).
+  if (version >= 1) {
+    auto st = db.prepare(
+        "SELECT (SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'inbox'), "
+        "(SELECT COUNT(*) FROM pragma_table_info('inbox') WHERE name = 'source')");
+    if (!st || (*st)->step() != SQLITE_ROW) return fail(ErrorCode::kStoreUnavailable, "read schema");
+    const bool add_source = (*st)->i64(0) == 1 && (*st)->i64(1) == 0;
+    (*st)->reset();
+    if (add_source) script += sqlite::kMigrateToV5;
+  }
   script += sqlite::kSchema;
   if (version == 1) script += sqlite::kMigrateV1ToV2;
   if (version >= 1 && version < 3) script += sqlite::kMigrateToV3;

@@ -146,7 +146,7 @@ TEST_F(SqliteStoreTest, OrderCountsFollowInsertsAndStateChanges) {
   EXPECT_EQ(c->orders_by_state["PAID"], 1);
   EXPECT_EQ(c->orders_by_state.size(), 2u);
   (*s)->close();
-  EXPECT_EQ(testing::scalar(path_, "PRAGMA user_version"), 4);
+  EXPECT_EQ(testing::scalar(path_, "PRAGMA user_version"), 5);
   EXPECT_EQ(testing::scalar(path_, "SELECT n FROM order_counts WHERE state = 'PENDING'"), 2);
 }
 
@@ -252,7 +252,7 @@ TEST_F(SqliteStoreTest, VersionOneDatabaseIsMigratedWithItsCounts) {
   (*s)->close();
   EXPECT_EQ(testing::scalar(path_, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'orders_state'"),
             0);
-  EXPECT_EQ(testing::scalar(path_, "PRAGMA user_version"), 4);
+  EXPECT_EQ(testing::scalar(path_, "PRAGMA user_version"), 5);
 }
 
 TEST_F(SqliteStoreTest, VersionTwoTriggersAreDroppedAndCountsRecounted) {
@@ -280,7 +280,7 @@ TEST_F(SqliteStoreTest, VersionTwoTriggersAreDroppedAndCountsRecounted) {
   (*s)->close();
   EXPECT_EQ(testing::scalar(path_, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' "
                                    "AND name LIKE 'orders%'"), 0);
-  EXPECT_EQ(testing::scalar(path_, "PRAGMA user_version"), 4);
+  EXPECT_EQ(testing::scalar(path_, "PRAGMA user_version"), 5);
 }
 
 TEST_F(SqliteStoreTest, WalStartsOverUnderSustainedWritesInsteadOfGrowing) {
@@ -699,6 +699,114 @@ TEST_F(SqliteStoreTest, NewerSchemaIsRefusedAndLeftAlone) {
   EXPECT_NE(s.error().detail.find("newer"), std::string::npos) << s.error().detail;
   EXPECT_EQ(testing::scalar(path_, "PRAGMA user_version"), 99);
   EXPECT_EQ(testing::scalar(path_, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'orders'"), 0);
+}
+
+TEST_F(SqliteStoreTest, AVersionFourInboxGainsItsSourceColumnAndKeepsItsRows) {
+  {
+    auto s = store::open_sqlite_store({path_});
+    ASSERT_TRUE(s) << s.error().detail;
+    run(**s, [](store::Tx& tx) { return insert_applied(tx, "before", "{}"); });
+    (*s)->close();
+  }
+  // Back to the version 4 layout: the same inbox without `source`.
+  exec(path_, "ALTER TABLE inbox DROP COLUMN source; DROP TABLE payments; "
+              "DROP TABLE idempotency_keys; PRAGMA user_version=4;");
+  auto s = store::open_sqlite_store({path_});
+  ASSERT_TRUE(s) << s.error().detail;
+  run(**s, [](store::Tx& tx) -> core::Result<void> {
+    store::InboxEntry e;
+    e.provider = "wechatpay_v3";
+    e.merchant = "m1";
+    e.notification_id = "query:1";
+    e.business_key = "k-after";
+    e.source = "query";
+    return tx.insert_inbox(e).map([](auto) {});
+  });
+  (*s)->close();
+  EXPECT_EQ(testing::rows(path_, "SELECT notification_id || '/' || source FROM inbox ORDER BY id"),
+            (std::vector<std::string>{"before/callback", "query:1/query"}));
+  EXPECT_EQ(testing::scalar(path_, "PRAGMA user_version"), 5);
+}
+
+TEST_F(SqliteStoreTest, APaymentIsStoredWholeAndShownWithItsOrder) {
+  auto s = store::open_sqlite_store({path_});
+  ASSERT_TRUE(s);
+  store::Payment p;
+  p.merchant = "m1";
+  p.out_trade_no = "o1";
+  p.provider = "wechatpay_v3";
+  p.method = "jsapi";
+  p.request = R"({"amount":100})";
+  p.status = store::PaymentStatus::kCreating;
+  p.attempts = 1;
+  p.created_at_ms = p.updated_at_ms = 5;
+  run(**s, [p](store::Tx& tx) -> core::Result<void> {
+    if (auto r = tx.insert_order(order("o1", core::OrderState::kPending)); !r) {
+      return tl::unexpected(r.error());
+    }
+    return tx.put_payment(p);
+  });
+  p.status = store::PaymentStatus::kCreated;
+  p.result = R"({"prepay_id":"wx1"})";
+  p.updated_at_ms = 9;
+  run(**s, [p](store::Tx& tx) -> core::Result<void> {
+    auto found = tx.find_payment("m1", "o1");
+    if (!found) return tl::unexpected(found.error());
+    EXPECT_TRUE(*found);
+    EXPECT_EQ((*found)->status, store::PaymentStatus::kCreating);
+    EXPECT_FALSE(*tx.find_payment("m1", "o2"));
+    return tx.put_payment(p);
+  });
+  auto d = (*s)->order_details("m1", "o1");
+  ASSERT_TRUE(d && *d);
+  ASSERT_TRUE((*d)->payment);
+  const auto& got = *(*d)->payment;
+  EXPECT_EQ(got.status, store::PaymentStatus::kCreated);
+  EXPECT_EQ(got.result, R"({"prepay_id":"wx1"})");
+  EXPECT_EQ(got.request, R"({"amount":100})");
+  EXPECT_EQ(got.method, "jsapi");
+  EXPECT_EQ(got.attempts, 1);
+  EXPECT_EQ(got.created_at_ms, 5);
+  EXPECT_EQ(got.updated_at_ms, 9);
+}
+
+TEST_F(SqliteStoreTest, AnIdempotencyKeyIsClaimedOnceAnsweredAndReplayed) {
+  auto s = store::open_sqlite_store({path_});
+  ASSERT_TRUE(s);
+  auto claim = [&](const std::string& key, const std::string& hash, int64_t now) {
+    store::IdempotencyClaim out;
+    run(**s, [&](store::Tx& tx) -> core::Result<void> {
+      auto c = tx.claim_idempotency_key("m1", key, hash, now, now + 1000);
+      if (!c) return tl::unexpected(c.error());
+      out = *c;
+      return {};
+    });
+    return out;
+  };
+  EXPECT_EQ(claim("k1", "h1", 0).claim, store::KeyClaim::kNew);
+  EXPECT_EQ(claim("k1", "h1", 10).claim, store::KeyClaim::kInProgress);
+  EXPECT_EQ(claim("k1", "h2", 10).claim, store::KeyClaim::kMismatch);
+  // The holder died: once its lease is over the key is taken over.
+  EXPECT_EQ(claim("k1", "h1", 1001).claim, store::KeyClaim::kNew);
+  run(**s, [](store::Tx& tx) { return tx.finish_idempotency_key("m1", "k1", 201, "{\"a\":1}"); });
+  auto replay = claim("k1", "h1", 999999);
+  EXPECT_EQ(replay.claim, store::KeyClaim::kReplay);
+  EXPECT_EQ(replay.status, 201);
+  EXPECT_EQ(replay.response, "{\"a\":1}");
+  EXPECT_EQ(claim("k1", "h2", 999999).claim, store::KeyClaim::kMismatch);
+  // A finished key is never released; an unfinished one is forgotten.
+  run(**s, [](store::Tx& tx) { return tx.release_idempotency_key("m1", "k1"); });
+  EXPECT_EQ(claim("k1", "h1", 0).claim, store::KeyClaim::kReplay);
+  EXPECT_EQ(claim("k2", "h1", 0).claim, store::KeyClaim::kNew);
+  run(**s, [](store::Tx& tx) { return tx.release_idempotency_key("m1", "k2"); });
+  EXPECT_EQ(claim("k2", "h9", 0).claim, store::KeyClaim::kNew);
+  // Keys are per merchant.
+  run(**s, [](store::Tx& tx) -> core::Result<void> {
+    auto c = tx.claim_idempotency_key("m2", "k1", "other", 0, 1000);
+    if (!c) return tl::unexpected(c.error());
+    EXPECT_EQ(c->claim, store::KeyClaim::kNew);
+    return {};
+  });
 }
 
 }  // namespace
