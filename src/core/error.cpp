@@ -28,6 +28,9 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::kInvalidArgument: return "invalid_argument";
     case ErrorCode::kStoreUnavailable: return "store_unavailable";
     case ErrorCode::kOverloaded: return "overloaded";
+    case ErrorCode::kProviderUnavailable: return "provider_unavailable";
+    case ErrorCode::kProviderUnknown: return "provider_unknown";
+    case ErrorCode::kProviderRefused: return "provider_refused";
     case ErrorCode::kInternal: return "internal";
   }
   return "internal";

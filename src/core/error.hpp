@@ -37,6 +37,10 @@ enum class ErrorCode {
   // infrastructure
   kStoreUnavailable,
   kOverloaded,  // the store's queue is full: refused at once, retry later
+  // a provider's API
+  kProviderUnavailable,  // certainly not sent (unreachable, breaker open): nothing happened
+  kProviderUnknown,      // no answer that can be believed: it may have happened
+  kProviderRefused,      // the provider said no
   kInternal,
 };
 

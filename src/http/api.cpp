@@ -45,7 +45,10 @@ static int status_of(ErrorCode c) {
     case ErrorCode::kInvalidArgument:
     case ErrorCode::kMalformed: return 400;
     case ErrorCode::kStoreUnavailable:
-    case ErrorCode::kOverloaded: return 503;
+    case ErrorCode::kOverloaded:
+    case ErrorCode::kProviderUnavailable: return 503;
+    case ErrorCode::kProviderUnknown: return 504;
+    case ErrorCode::kProviderRefused: return 502;
     default: return 500;
   }
 }
@@ -150,6 +153,19 @@ void Api::handle(HttpRequest req, Respond respond) {
     if (seg.size() == 2 && seg[1] == "orders" && post) return create_order(req, caller, r);
     if (seg.size() == 4 && seg[1] == "orders" && get) return get_order(seg, caller, r);
     if (seg.size() == 2 && seg[1] == "anomalies" && get) return list_anomalies(caller, r);
+    if (seg.size() == 2 && seg[1] == "payments" && post) {
+      return idempotent(req, caller, r, [this, req, caller](Respond rr) {
+        create_payment(req, caller, std::move(rr));
+      });
+    }
+    if (seg.size() == 3 && seg[1] == "payments" && get) return get_payment(seg, caller, r);
+    if (seg.size() == 4 && seg[1] == "payments" && post &&
+        (seg[3] == "sync" || seg[3] == "close")) {
+      const bool close = seg[3] == "close";
+      return idempotent(req, caller, r, [this, seg, caller, close](Respond rr) {
+        sync_payment(seg, caller, std::move(rr), close);
+      });
+    }
     if (seg.size() == 4 && seg[1] == "inbox" && seg[3] == "redrive" && post) {
       return redrive(seg, caller, r);
     }

@@ -12,6 +12,7 @@
 #include "obs/metrics.hpp"
 #include "pipeline/callback_pipeline.hpp"
 #include "pipeline/messages.hpp"
+#include "pipeline/payments.hpp"
 #include "providers/provider.hpp"
 #include "store/store.hpp"
 
@@ -46,6 +47,7 @@ struct ApiConfig {
   std::vector<MessageRoute> messages;
   std::vector<EndpointInfo> endpoints;
   std::function<void()> wake_deliveries;  // after a replay or an endpoint is enabled
+  pipeline::Payments* payments = nullptr;  // payments out; null when no merchant has them
 };
 
 // Routes requests to health, metrics, the /v1 merchant API and provider callbacks. Holds no
@@ -66,6 +68,17 @@ class Api final : public HttpHandler {
   void list_anomalies(const std::string& caller, Respond& respond);
   void redrive(const std::vector<std::string>& seg, const std::string& caller, Respond& respond);
   void ready(Respond& respond);
+  // Payments out (payments_api.cpp).
+  void create_payment(const HttpRequest& req, const std::string& caller, Respond respond);
+  void get_payment(const std::vector<std::string>& seg, const std::string& caller,
+                   Respond& respond);
+  void sync_payment(const std::vector<std::string>& seg, const std::string& caller,
+                    Respond respond, bool close);
+  // Runs `run` once per Idempotency-Key: a repeat of the same request gets the first answer
+  // (kept in the store), the same key with another request 422, a repeat while the first
+  // still runs 409. Answers of 5xx are not kept (nothing was decided: a retry runs again).
+  void idempotent(const HttpRequest& req, const std::string& caller, Respond respond,
+                  std::function<void(Respond)> run);
   // Sends `r`, built from a read, once everything the read could see is durable (503 if the
   // store fails first): a merchant never acts on a payment a power cut could still erase.
   void answer_durable(const Respond& respond, HttpResponse r) const;

@@ -180,6 +180,20 @@ Metrics::Metrics(Registry& r)
       released_on_registration(r.counter(
           "paygate_callbacks_released_on_registration_total",
           "Callbacks that arrived before their order was registered, applied when it was.",
-          {})) {}
+          {})),
+      provider_calls(r.counter("paygate_provider_calls_total",
+                               "Calls paygate made to a provider's API, by how their answer read "
+                               "(ok, refused, unknown, not_found, not_sent, error).",
+                               {"provider", "operation", "outcome"})),
+      provider_call_seconds(r.histogram(
+          "paygate_provider_call_seconds",
+          "Duration of a provider API call, retries and back-off included.",
+          {"provider", "operation"}, {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})),
+      provider_call_attempts(r.counter("paygate_provider_call_attempts_total",
+                                       "HTTP attempts of provider API calls (retries included).",
+                                       {"provider", "operation"})),
+      provider_failovers(r.counter("paygate_provider_failovers_total",
+                                   "Provider API calls answered through the backup host.",
+                                   {"provider"})) {}
 
 }  // namespace paygate::obs

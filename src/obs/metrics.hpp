@@ -95,6 +95,10 @@ struct Metrics {
   Counter& connection_events;    // event: evicted, refused, accept_error, handler_error
   Counter& store_shed;           // work refused because the store's queue was full
   Counter& released_on_registration;  // callbacks that came before their order, applied at it
+  Counter& provider_calls;            // provider, operation, outcome (ok, refused, unknown, ...)
+  Histogram& provider_call_seconds;   // provider, operation: retries and back-off included
+  Counter& provider_call_attempts;    // provider, operation: HTTP attempts (retries show here)
+  Counter& provider_failovers;        // provider: calls whose last attempt went to the backup
 };
 
 }  // namespace paygate::obs

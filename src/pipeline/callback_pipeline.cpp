@@ -12,20 +12,6 @@ namespace {
 
 using core::ErrorCode;
 
-std::string headers_json(const core::Headers& h) {
-  std::string out = "{";
-  bool first = true;
-  for (const auto& [name, value] : h.fields()) {
-    if (!first) out += ',';
-    first = false;
-    core::append_json_string(out, name);
-    out += ':';
-    core::append_json_string(out, value);
-  }
-  out += '}';
-  return out;
-}
-
 std::string_view outcome_name(providers::Outcome o) {
   switch (o) {
     case providers::Outcome::kApplied: return "applied";
@@ -119,7 +105,7 @@ void CallbackPipeline::handle(const providers::CallbackAdapter& adapter, const I
   e.business_key = st->event.business_key();
   e.event_type = st->event.provider_event;
   e.out_trade_no = st->event.out_trade_no;
-  e.headers_json = headers_json(request.headers);
+  e.headers_json = headers_to_json(request.headers.fields());
   e.body = std::move(request.body);
   e.decoded_json = event_to_json(st->event);
   e.received_at_ms = clock_.now_ms();

@@ -43,6 +43,20 @@ void write_order(core::JsonOut& j, const core::Order& o) {
 
 }  // namespace
 
+std::string headers_to_json(const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::string out = "{";
+  bool first = true;
+  for (const auto& [name, value] : fields) {
+    if (!first) out += ',';
+    first = false;
+    core::append_json_string(out, name);
+    out += ':';
+    core::append_json_string(out, value);
+  }
+  out += '}';
+  return out;
+}
+
 std::string event_to_json(const core::PaymentEvent& e) {
   core::JsonOut j;
   j.begin_object()

@@ -71,6 +71,9 @@ class PaymentApi {
   // The app a payment is made in: the request's, which must be configured, or the first.
   [[nodiscard]] virtual core::Result<std::string> app_for(const PaymentRequest& p) const = 0;
 
+  // What the provider would refuse for sure (missing openid, unsupported currency), before
+  // anything is stored or sent. kInvalidArgument with a message for the caller.
+  [[nodiscard]] virtual core::Result<void> validate(const PaymentRequest& p) const = 0;
   // The same request gives the same body, so a re-sent create is the identical call.
   [[nodiscard]] virtual core::Result<net::HttpRequest> create_request(
       std::string_view base_url, const PaymentRequest& p, int64_t now_unix) const = 0;

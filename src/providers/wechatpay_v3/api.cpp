@@ -104,6 +104,10 @@ core::Result<std::string> Client::app_for(const PaymentRequest& p) const {
   return fail(ErrorCode::kInvalidArgument, "appid is not one of this merchant's apps");
 }
 
+core::Result<void> Client::validate(const PaymentRequest& p) const {
+  return create_body(p).map([](const std::string&) {});
+}
+
 core::Result<std::string> Client::create_body(const PaymentRequest& p) const {
   if (!supports(p.method)) {
     return fail(ErrorCode::kInvalidArgument, "WeChat Pay APIv3 has no such method");

@@ -28,6 +28,7 @@ class Client final : public PaymentApi {
   std::string_view provider() const override { return "wechatpay_v3"; }
   bool supports(PayMethod m) const override;
   core::Result<std::string> app_for(const PaymentRequest& p) const override;
+  core::Result<void> validate(const PaymentRequest& p) const override;
   core::Result<net::HttpRequest> create_request(std::string_view base_url, const PaymentRequest& p,
                                                 int64_t now_unix) const override;
   CreateAnswer read_create(const PaymentRequest& p, const net::HttpResponse& r,
