@@ -94,6 +94,11 @@ core::Result<Sandbox> init_sandbox(const InitOptions& o) {
   auto alipay = crypto::PrivateKey::generate_rsa();
   if (!alipay) return fail(ErrorCode::kInternal, "key generation failed");
   s.alipay_key = *alipay;
+  auto merchant_key = crypto::PrivateKey::generate_rsa();
+  if (!merchant_key) return fail(ErrorCode::kInternal, "key generation failed");
+  s.merchant_public_key = *crypto::PublicKey::from_pem(merchant_key->public_pem());
+  s.merchant_serial = crypto::hex_upper(crypto::random_bytes(20));
+  s.provider_listen = o.provider_listen;
   auto cert = platform->self_signed_certificate_pem(s.platform_serial,
                                                     "paygate sandbox WeChat Pay platform");
   if (!cert) return tl::unexpected(cert.error());
@@ -110,6 +115,8 @@ core::Result<Sandbox> init_sandbox(const InitOptions& o) {
             write_file(keys / "mp_encoding_aes_key", s.mp_encoding_aes_key + "\n", true) &&
             write_file(keys / "alipay_private_key.pem", alipay->to_pem(), true) &&
             write_file(keys / "alipay_public_key.pem", alipay->public_pem(), false) &&
+            write_file(keys / "merchant_private_key.pem", merchant_key->to_pem(), true) &&
+            write_file(keys / "merchant_public_key.pem", merchant_key->public_pem(), false) &&
             write_file(keys / "webhook_secret",
                        "whsec_" + crypto::base64_encode(crypto::random_bytes(32)) + "\n", true);
   json sim = {{"merchant", s.merchant},       {"mchid", s.mchid},
@@ -117,7 +124,9 @@ core::Result<Sandbox> init_sandbox(const InitOptions& o) {
               {"api_url", s.api_url},         {"platform_serial", s.platform_serial},
               {"public_key_id", s.public_key_id},
               {"alipay_app_id", s.alipay_app_id},
-              {"alipay_seller_id", s.alipay_seller_id}};
+              {"alipay_seller_id", s.alipay_seller_id},
+              {"merchant_serial", s.merchant_serial},
+              {"provider_listen", s.provider_listen}};
   ok = ok && write_file(dir / "sim.json", sim.dump(2) + "\n", false);
   std::ostringstream toml;
   toml << "# paygate config for the sandbox merchant made by `paygate sim init`.\n"
@@ -127,6 +136,12 @@ core::Result<Sandbox> init_sandbox(const InitOptions& o) {
        << "[merchant.wechatpay_v3]\nmchid = \"" << s.mchid << "\"\nappids = [\"" << s.appid
        << "\"]\napiv3_key_file = \"keys/apiv3_key\"\n\n"
        << "# Platform-certificate mode and WeChat Pay public-key mode, both trusted at once.\n"
+       << "# Payments out (POST /v1/payments): signed with the merchant API key, sent to the\n"
+       << "# simulated WeChat Pay API (`paygate sim provider --dir " << s.dir << "`).\n"
+       << "merchant_private_key_file = \"keys/merchant_private_key.pem\"\n"
+       << "merchant_serial_no = \"" << s.merchant_serial << "\"\n"
+       << "notify_url = \"" << s.notify_url << "\"\n"
+       << "api_base_url = \"http://" << s.provider_listen << "\"\n\n"
        << "[[merchant.wechatpay_v3.keys]]\nserial = \"" << s.platform_serial
        << "\"\ncertificate_file = \"keys/platform_certificate.pem\"\n\n"
        << "[[merchant.wechatpay_v3.keys]]\nserial = \"" << s.public_key_id
@@ -194,6 +209,12 @@ core::Result<Sandbox> load_sandbox(const std::string& d) {
   s.alipay_seller_id = sim.value("alipay_seller_id", "");
   if (auto ak = crypto::PrivateKey::from_pem(read_file(dir / "keys" / "alipay_private_key.pem"))) {
     s.alipay_key = *ak;
+  }
+  // Sandboxes made before payments out lack these; `sim provider` then refuses to start.
+  s.merchant_serial = sim.value("merchant_serial", "");
+  s.provider_listen = sim.value("provider_listen", "");
+  if (auto mk = crypto::PublicKey::from_pem(read_file(dir / "keys" / "merchant_public_key.pem"))) {
+    s.merchant_public_key = *mk;
   }
   return s;
 }

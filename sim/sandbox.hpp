@@ -30,12 +30,18 @@ struct Sandbox {
   // WeChat Official Account (appid as above): Token and EncodingAESKey of the server config.
   std::string mp_token;
   std::string mp_encoding_aes_key;
+  // Payments out: the merchant's API key (paygate signs with it; the simulated WeChat Pay
+  // verifies with its public half) and where the simulated WeChat Pay API listens.
+  std::string merchant_serial;
+  std::optional<crypto::PublicKey> merchant_public_key;
+  std::string provider_listen;  // host:port of `paygate sim provider`
 };
 
 struct InitOptions {
   std::string dir;
   std::string merchant = "sandbox";
   std::string listen = "127.0.0.1:8080";
+  std::string provider_listen = "127.0.0.1:8090";
   bool force = false;
 };
 

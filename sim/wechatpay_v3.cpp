@@ -68,26 +68,34 @@ core::Result<SimNotification> envelope(const Sandbox& sb, const std::string& eve
 
 }  // namespace
 
-core::Result<SimNotification> build_payment(const Sandbox& sb, const PaymentSpec& p,
-                                            bool public_key_mode) {
+nlohmann::ordered_json transaction_json(const Sandbox& sb, const PaymentSpec& p) {
+  const bool paid = p.trade_state == "SUCCESS" || p.trade_state == "REFUND";
   nlohmann::ordered_json r;
   r["mchid"] = p.mchid.empty() ? sb.mchid : p.mchid;
   r["appid"] = p.appid.empty() ? sb.appid : p.appid;
   r["out_trade_no"] = p.out_trade_no;
-  r["transaction_id"] = "4200" + digits(24);
-  r["trade_type"] = "JSAPI";
+  if (paid || p.trade_state == "CLOSED" || !p.transaction_id.empty()) {
+    r["transaction_id"] = p.transaction_id.empty() ? "4200" + digits(24) : p.transaction_id;
+  }
+  r["trade_type"] = p.trade_type.empty() ? "JSAPI" : p.trade_type;
   r["trade_state"] = p.trade_state;
-  r["trade_state_desc"] = "支付成功";
-  r["bank_type"] = "OTHERS";
-  r["attach"] = "";
-  r["success_time"] = beijing_time(now_unix());
-  r["payer"] = {{"openid", "o" + crypto::random_alnum(27)}};
-  r["amount"] = {{"total", p.amount},
-                 {"payer_total", p.amount},
-                 {"currency", p.currency},
-                 {"payer_currency", p.currency}};
-  return envelope(sb, "TRANSACTION.SUCCESS", "支付成功", "transaction", r.dump(), p.out_trade_no,
-                  public_key_mode);
+  r["trade_state_desc"] = paid ? "支付成功" : p.trade_state == "CLOSED" ? "已关闭" : "未支付";
+  if (paid) r["bank_type"] = "OTHERS";
+  r["attach"] = p.attach;
+  if (paid) r["success_time"] = beijing_time(p.success_time ? p.success_time : now_unix());
+  if (paid) r["payer"] = {{"openid", p.openid.empty() ? "o" + crypto::random_alnum(27) : p.openid}};
+  r["amount"] = {{"total", p.amount}, {"currency", p.currency}};
+  if (paid) {
+    r["amount"]["payer_total"] = p.amount;
+    r["amount"]["payer_currency"] = p.currency;
+  }
+  return r;
+}
+
+core::Result<SimNotification> build_payment(const Sandbox& sb, const PaymentSpec& p,
+                                            bool public_key_mode) {
+  return envelope(sb, "TRANSACTION.SUCCESS", "支付成功", "transaction",
+                  transaction_json(sb, p).dump(), p.out_trade_no, public_key_mode);
 }
 
 core::Result<SimNotification> build_refund(const Sandbox& sb, const RefundSpec& s,

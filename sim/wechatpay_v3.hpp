@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "sim/driver.hpp"
 #include "sim/sandbox.hpp"
 
@@ -18,7 +20,16 @@ struct PaymentSpec {
   std::string appid;  // empty: the sandbox's
   std::string mchid;  // empty: the sandbox's
   std::string trade_state = "SUCCESS";  // or NOTPAY, USERPAYING, ... as WeChat may report
+  // A trade the simulated WeChat Pay holds (sim provider): its own ids; empty: made up.
+  std::string transaction_id;
+  std::string trade_type;
+  std::string attach;
+  std::string openid;
+  int64_t success_time = 0;  // unix seconds; 0: now
 };
+
+// The transaction object WeChat Pay sends in a payment callback and answers to a query.
+nlohmann::ordered_json transaction_json(const Sandbox& sb, const PaymentSpec& p);
 
 struct RefundSpec {
   std::string out_trade_no;

@@ -5,6 +5,7 @@
 #include "app/serve.hpp"
 #include "app/sim_cli.hpp"
 #include "sim/receiver.hpp"
+#include "sim/wechatpay_v3_api.hpp"
 #include "app/verify.hpp"
 
 int main(int argc, char** argv) {
@@ -55,11 +56,15 @@ int main(int argc, char** argv) {
   auto* sim = app.add_subcommand("sim", "the WeChat Pay side, for development and tests");
   sim->require_subcommand(1);
   std::string dir = "data", merchant = "sandbox", listen = "127.0.0.1:8080";
+  std::string provider_listen = "127.0.0.1:8090";
   bool force = false;
   auto* init = sim->add_subcommand("init", "create a sandbox merchant and its paygate config");
   init->add_option("--dir", dir, "data folder")->capture_default_str();
   init->add_option("--merchant", merchant, "merchant id")->capture_default_str();
   init->add_option("--listen", listen, "address paygate will listen on")->capture_default_str();
+  init->add_option("--provider-listen", provider_listen,
+                   "address the simulated WeChat Pay API (sim provider) will listen on")
+      ->capture_default_str();
   init->add_flag("--force", force, "overwrite an existing sandbox");
 
   paygate::app::SimPayArgs pa;
@@ -80,6 +85,9 @@ int main(int argc, char** argv) {
   common(pay);
   pay->add_option("--count", pa.count, "orders to pay")->capture_default_str();
   pay->add_flag("--register", pa.register_orders, "register the orders through the API first");
+  pay->add_flag("--at-provider", pa.at_provider,
+                "the buyer pays a trade created through POST /v1/payments at the simulated "
+                "WeChat Pay (sim provider), which then sends the callback");
   pay->add_option("--provider", pa.provider, "wechatpay-v3, wechatpay-v2 or alipay")
       ->check(CLI::IsMember({"wechatpay-v3", "wechatpay-v2", "alipay"}))
       ->capture_default_str();
@@ -113,6 +121,18 @@ int main(int argc, char** argv) {
   close->add_option("--time-scale", pa.time_scale, "multiplies retry delays")->capture_default_str();
   close->add_option("--report", pa.report_file, "write the JSON report here");
 
+  paygate::sim::ProviderOptions po;
+  auto* provider = sim->add_subcommand(
+      "provider", "the WeChat Pay APIv3 merchant API (create, query, close) on loopback");
+  provider->add_option("--dir", po.dir, "sandbox folder")->capture_default_str();
+  provider->add_option("--listen", po.listen, "HOST:PORT (default: the sandbox's; port 0 picks one)");
+  provider->add_option("--port-file", po.port_file, "write the bound port here");
+  provider->add_option("--time-scale", po.time_scale, "multiplies callback retry delays")
+      ->capture_default_str();
+  provider->add_option("--seconds-to-close", po.seconds_to_close,
+                       "refuse to close a trade younger than this (WeChat Pay advises 300)")
+      ->capture_default_str();
+
   paygate::sim::ReceiverOptions ro;
   std::vector<std::string> secret_files;
   auto* receiver = sim->add_subcommand(
@@ -145,7 +165,8 @@ int main(int argc, char** argv) {
     if (*ali) return paygate::app::verify_alipay(vaa);
     if (*v2) return paygate::app::verify_wechatpay_v2(v2a);
     if (*mp) return paygate::app::verify_wechat_mp(mpa);
-    if (*init) return paygate::app::sim_init(dir, merchant, listen, force);
+    if (*init) return paygate::app::sim_init(dir, merchant, listen, provider_listen, force);
+    if (*provider) return paygate::sim::run_provider(po);
     if (*pay) return paygate::app::sim_pay(pa);
     if (*refund) return paygate::app::sim_refund(pa);
     if (*close) return paygate::app::sim_close(pa);

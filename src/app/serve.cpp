@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 
 #include "app/settings.hpp"
 #include "http/api.hpp"
@@ -107,7 +108,40 @@ int serve(const std::string& config_path, bool verify_only, const std::string& p
                                                         settings->webhooks.worker);
   }
 
+  // Payments out: one HTTP client for every provider API (its own thread), an Upstream (hosts,
+  // breakers, retries) per merchant and provider.
+  std::unique_ptr<net::HttpClient> provider_transport;
+  std::map<std::pair<std::string, std::string>, pipeline::ProviderLink> links;
+  for (auto& m : settings->merchants) {
+    if (!m.wechatpay_v3_out || !m.wechatpay_v3 || !store) continue;
+    if (!provider_transport) {
+      net::HttpClientOptions o;
+      o.allow_private_addresses = true;  // provider hosts come from the operator's config
+      o.max_response_bytes = 1 << 20;
+      o.user_agent = "paygate/1";
+      o.thread_name = "paygate-api";
+      provider_transport = net::make_http_client(std::move(o));
+    }
+    pipeline::ProviderLink link;
+    link.api = std::make_shared<providers::wechatpay_v3::Client>(*m.wechatpay_v3,
+                                                                 m.wechatpay_v3_out->api);
+    link.upstream = std::make_shared<net::Upstream>(*provider_transport,
+                                                    m.wechatpay_v3_out->upstream, clock);
+    link.identity = {m.id, m.wechatpay_v3->mchid, m.wechatpay_v3->appids};
+    links.emplace(std::pair{m.id, std::string("wechatpay_v3")}, std::move(link));
+  }
+  std::unique_ptr<pipeline::Payments> payments;
+  if (!links.empty()) {
+    payments = std::make_unique<pipeline::Payments>(
+        *store, clock, metrics,
+        [&links](std::string_view merchant, std::string_view provider) -> const pipeline::ProviderLink* {
+          auto it = links.find({std::string(merchant), std::string(provider)});
+          return it == links.end() ? nullptr : &it->second;
+        });
+  }
+
   http::ApiConfig api;
+  api.payments = payments.get();
   for (auto& m : settings->merchants) {
     api.tokens.emplace(m.id, m.api_token);
     if (m.wechat_mp) {
@@ -184,6 +218,8 @@ int serve(const std::string& config_path, bool verify_only, const std::string& p
     transport.reset();
     worker.reset();
   }
+  // Calls still in flight end as "shutting down" (not sent or unknown) and are recorded first.
+  provider_transport.reset();
   if (store) store->close();
   if (store_failed) {
     obs::Log(obs::Level::kError, "stopped after a store failure").num("exit_code", kExitStoreFailed);

@@ -140,7 +140,9 @@ std::vector<std::string> app_ids(const toml::table& t, const std::string& where)
 providers::wechatpay_v3::Settings wechatpay_v3(const Reader& r, const toml::table& t,
                                                const std::string& where) {
   only_keys(t, where, {"mchid", "appids", "apiv3_key_file", "apiv3_key_env", "keys",
-                       "max_clock_skew_seconds"});
+                       "max_clock_skew_seconds", "merchant_private_key_file",
+                       "merchant_private_key_env", "merchant_serial_no", "notify_url",
+                       "api_base_url", "backup_api_base_url", "api_timeout_ms"});
   providers::wechatpay_v3::Settings s;
   s.mchid = r.string(t, where, "mchid");
   if (s.mchid.empty()) bad(where + ".mchid", "must not be empty");
@@ -182,6 +184,61 @@ providers::wechatpay_v3::Settings wechatpay_v3(const Reader& r, const toml::tabl
     s.keys.push_back({serial, *key});
   }
   return s;
+}
+
+// A URL the provider's side uses (API base, notify URL): https://, or http:// to this machine
+// (the simulator, tests).
+std::string api_base_url(const Reader& r, const toml::table& t, const std::string& where,
+                         const char* key, std::string fallback) {
+  std::string url = r.string(t, where, key, fallback);
+  if (url.empty()) return url;
+  while (url.ends_with("/")) url.pop_back();
+  const bool https = url.starts_with("https://");
+  const bool local_http = url.starts_with("http://127.0.0.1:") || url.starts_with("http://[::1]:") ||
+                          url.starts_with("http://localhost:");
+  if ((!https && !local_http) || url.find_first_of(" \r\n\t?#") != std::string::npos ||
+      url.size() > 512) {
+    bad(where + "." + key, "must be an https:// URL (http:// only to 127.0.0.1 or localhost)");
+  }
+  return url;
+}
+
+// Payments out: present when the merchant's API private key is configured.
+std::optional<WechatpayV3Out> wechatpay_v3_out(const Reader& r, const toml::table& t,
+                                               const std::string& where) {
+  if (!t["merchant_private_key_file"] && !t["merchant_private_key_env"]) {
+    for (const char* k : {"merchant_serial_no", "notify_url", "api_base_url",
+                          "backup_api_base_url", "api_timeout_ms"}) {
+      if (t[k]) bad(where + "." + k, "needs merchant_private_key_file or merchant_private_key_env");
+    }
+    return std::nullopt;
+  }
+  WechatpayV3Out out;
+  const core::Secret pem = r.secret(t, where, "merchant_private_key");
+  auto key = crypto::PrivateKey::from_pem(pem.reveal());
+  if (!key) bad(where + ".merchant_private_key", "is not an RSA private key (PEM)");
+  out.api.private_key = *key;
+  out.api.serial_no = r.string(t, where, "merchant_serial_no");
+  if (out.api.serial_no.empty() || out.api.serial_no.size() > 64 ||
+      out.api.serial_no.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+    bad(where + ".merchant_serial_no", "must be the hex serial of the merchant API certificate");
+  }
+  out.api.notify_url = api_base_url(r, t, where, "notify_url", std::string());
+  if (out.api.notify_url.empty() || out.api.notify_url.size() > 256) {
+    bad(where + ".notify_url", "must be an https:// URL of at most 256 bytes (WeChat Pay's rule)");
+  }
+  const std::string primary(providers::wechatpay_v3::kApiHost);
+  out.upstream.base_url = api_base_url(r, t, where, "api_base_url", primary);
+  // The production backup host only goes with the production host.
+  out.upstream.backup_base_url =
+      api_base_url(r, t, where, "backup_api_base_url",
+                   out.upstream.base_url == primary
+                       ? std::string(providers::wechatpay_v3::kBackupApiHost)
+                       : std::string());
+  out.upstream.timeout =
+      std::chrono::milliseconds(r.integer(t, where, "api_timeout_ms", 10000, 100, 120000));
+  out.upstream.connect_timeout = std::min(out.upstream.timeout, std::chrono::milliseconds(3000));
+  return out;
 }
 
 providers::wechatpay_v2::Settings wechatpay_v2(const Reader& r, const toml::table& t,
@@ -482,6 +539,8 @@ Settings parse(const toml::table& root, const Reader& r) {
     }
     if (auto w = (*t)["wechatpay_v3"]) {
       m.wechatpay_v3 = wechatpay_v3(r, table_at(w, where + ".wechatpay_v3"), where + ".wechatpay_v3");
+      m.wechatpay_v3_out =
+          wechatpay_v3_out(r, table_at(w, where + ".wechatpay_v3"), where + ".wechatpay_v3");
     }
     if (m.wechatpay_v3) {
       claim(where + ".wechatpay_v3.mchid", "WeChat Pay mchid", m.wechatpay_v3->mchid, m.id);

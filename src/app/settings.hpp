@@ -9,15 +9,24 @@
 #include "providers/alipay/adapter.hpp"
 #include "providers/wechat_mp/endpoint.hpp"
 #include "providers/wechatpay_v2/adapter.hpp"
+#include "net/upstream.hpp"
 #include "providers/wechatpay_v3/adapter.hpp"
+#include "providers/wechatpay_v3/api.hpp"
 #include "webhooks/worker.hpp"
 
 namespace paygate::app {
+
+// Calls to a provider's API for one merchant (payments out).
+struct WechatpayV3Out {
+  providers::wechatpay_v3::ApiSettings api;
+  net::UpstreamOptions upstream;
+};
 
 struct MerchantSettings {
   std::string id;
   core::Secret api_token;
   std::optional<providers::wechatpay_v3::Settings> wechatpay_v3;
+  std::optional<WechatpayV3Out> wechatpay_v3_out;  // with merchant_private_key_*
   std::optional<providers::wechatpay_v2::Settings> wechatpay_v2;
   std::optional<providers::alipay::Settings> alipay;
   std::optional<providers::wechat_mp::Settings> wechat_mp;

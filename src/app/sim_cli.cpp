@@ -75,20 +75,47 @@ int run(const sim::Sandbox& sb, const SimPayArgs& a, std::vector<sim::SimNotific
 }  // namespace
 
 int sim_init(const std::string& dir, const std::string& merchant, const std::string& listen,
-             bool force) {
-  auto sb = sim::init_sandbox({dir, merchant, listen, force});
+             const std::string& provider_listen, bool force) {
+  auto sb = sim::init_sandbox({dir, merchant, listen, provider_listen, force});
   if (!sb) return fail(sb.error().detail);
   std::cout << "sandbox merchant '" << sb->merchant << "' written to " << sb->dir << "\n"
             << "  config:      " << sb->dir << "/paygate.toml\n"
             << "  simulator:   " << sb->dir << "/sim.json (WeChat Pay side: mchid " << sb->mchid
-            << ", appid " << sb->appid << ")\n";
+            << ", appid " << sb->appid << ")\n"
+            << "  provider:    `paygate sim provider --dir " << sb->dir
+            << "` serves the WeChat Pay API on " << sb->provider_listen << "\n";
   return 0;
 }
+
+namespace {
+
+// The buyer pays a trade created through POST /v1/payments: the simulated WeChat Pay marks it
+// paid and sends the callback itself.
+int pay_at_provider(const sim::Sandbox& sb, const SimPayArgs& a) {
+  if (sb.provider_listen.empty()) return fail("the sandbox has no simulated provider (re-run sim init)");
+  sim::HttpClient client;
+  int failed = 0;
+  for (int i = 0; i < a.count; ++i) {
+    auto r = client.request("POST", "http://" + sb.provider_listen + "/sim/trades/" + order_id(a, i) + "/pay",
+                            {}, "", std::chrono::milliseconds(10000));
+    if (r.status != 200) {
+      std::cerr << "paying " << order_id(a, i) << " failed: HTTP " << r.status << " " << r.body
+                << r.error << "\n";
+      ++failed;
+      continue;
+    }
+    std::cout << r.body << "\n";
+  }
+  return failed == 0 ? 0 : 1;
+}
+
+}  // namespace
 
 int sim_pay(const SimPayArgs& a) {
   if (a.out_trade_no.empty() || a.amount <= 0) return fail("--out-trade-no and --amount are required");
   auto sb = sim::load_sandbox(a.dir);
   if (!sb) return fail(sb.error().detail);
+  if (a.at_provider) return pay_at_provider(*sb, a);
   if (a.register_orders) {
     sim::HttpClient client;
     for (int i = 0; i < a.count; ++i) {

@@ -11,6 +11,7 @@ struct SimPayArgs {
   long long amount = 0;
   int count = 1;                 // > 1: out_trade_no is a prefix, "-000001" ... appended
   bool register_orders = false;  // POST /v1/orders first
+  bool at_provider = false;      // the buyer pays the trade held by `sim provider`
   bool public_key_mode = false;
   int concurrency = 8;
   double time_scale = 1.0;
@@ -27,7 +28,7 @@ struct SimPayArgs {
 };
 
 int sim_init(const std::string& dir, const std::string& merchant, const std::string& listen,
-             bool force);
+             const std::string& provider_listen, bool force);
 int sim_pay(const SimPayArgs& args);
 int sim_refund(const SimPayArgs& args);
 // Alipay TRADE_CLOSED for an unpaid order.

@@ -18,7 +18,7 @@ class SettingsTest : public ::testing::Test {
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("paygate-settings-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
-    auto sb = sim::init_sandbox({dir_.string(), "shop", "127.0.0.1:0", false});
+    auto sb = sim::init_sandbox({.dir = dir_.string(), .merchant = "shop", .listen = "127.0.0.1:0"});
     ASSERT_TRUE(sb);
     std::ifstream in(dir_ / "paygate.toml");
     good_.assign(std::istreambuf_iterator<char>(in), {});

@@ -23,7 +23,7 @@ class PipelineTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("paygate-pipeline-" + std::to_string(::getpid()) + "-" +
                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
-    auto sb = sim::init_sandbox({dir_.string(), "m1", "127.0.0.1:1", false});
+    auto sb = sim::init_sandbox({.dir = dir_.string(), .merchant = "m1", .listen = "127.0.0.1:1"});
     ASSERT_TRUE(sb) << sb.error().detail;
     sandbox_ = *sb;
     providers::wechatpay_v3::Settings s;
