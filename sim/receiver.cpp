@@ -13,6 +13,7 @@
 
 #include "core/clock.hpp"
 #include "http/server.hpp"
+#include "http/target.hpp"
 #include "webhooks/signature.hpp"
 
 namespace paygate::sim {
@@ -108,18 +109,13 @@ int run_receiver(const ReceiverOptions& o) {
     return 2;
   }
   http::ServerOptions so;
-  const auto colon = o.listen.rfind(':');
-  if (colon == std::string::npos) {
+  auto address = http::parse_listen(o.listen);
+  if (!address) {
     std::cerr << "paygate: --listen must be HOST:PORT\n";
     return 2;
   }
-  so.address = o.listen.substr(0, colon);
-  try {
-    so.port = static_cast<uint16_t>(std::stoi(o.listen.substr(colon + 1)));
-  } catch (...) {
-    std::cerr << "paygate: --listen must be HOST:PORT\n";
-    return 2;
-  }
+  so.address = address->host;
+  so.port = address->port;
   so.threads = 2;
   so.drain_timeout = std::chrono::milliseconds(2000);
   std::ofstream file;

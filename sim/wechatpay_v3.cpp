@@ -8,6 +8,7 @@
 #include "crypto/aead.hpp"
 #include "crypto/encoding.hpp"
 #include "crypto/random.hpp"
+#include "providers/wechatpay_v3/api.hpp"
 #include "sim/http_client.hpp"
 
 namespace paygate::sim {
@@ -23,14 +24,7 @@ int64_t now_unix() {
 }
 
 // WeChat writes times in Beijing time with an explicit offset.
-std::string beijing_time(int64_t unix) {
-  std::time_t t = static_cast<std::time_t>(unix + 8 * 3600);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S+08:00", &tm);
-  return buf;
-}
+std::string beijing_time(int64_t unix) { return providers::wechatpay_v3::format_beijing_time(unix); }
 
 std::string digits(std::size_t n) {
   std::string out;

@@ -18,6 +18,8 @@
 #include "crypto/encoding.hpp"
 #include "crypto/random.hpp"
 #include "http/server.hpp"
+#include "http/target.hpp"
+#include "providers/wechatpay_v3/api.hpp"
 #include "providers/wechatpay_v3/signing.hpp"
 #include "sim/sandbox.hpp"
 #include "sim/wechatpay_v3.hpp"
@@ -53,24 +55,6 @@ bool valid_out_trade_no(std::string_view s) {
   return true;
 }
 
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out += char(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
 
 struct Trade {
   std::string method;  // jsapi, native, h5, app
@@ -296,7 +280,7 @@ class Provider final : public http::HttpHandler {
   static std::string trade_of(const std::string& path) {
     std::string rest = path.substr(std::string("/v3/pay/transactions/out-trade-no/").size());
     if (rest.ends_with("/close")) rest.resize(rest.size() - 6);
-    return percent_decode(rest);
+    return http::percent_decode(rest);
   }
 
   http::HttpResponse query(const http::HttpRequest& req, const std::string& path) {
@@ -351,22 +335,31 @@ class Provider final : public http::HttpHandler {
     if (path.rfind(prefix, 0) != 0) return plain(404, {{"error", "no such route"}});
     std::string otn = path.substr(prefix.size());
     const bool pay = otn.ends_with("/pay") && req.method == "POST";
+    const bool notify_again = otn.ends_with("/notify") && req.method == "POST";
     if (pay) otn.resize(otn.size() - 4);
-    otn = percent_decode(otn);
+    if (notify_again) otn.resize(otn.size() - 7);
+    otn = http::percent_decode(otn);
     std::unique_lock lock(mu_);
     auto it = trades_.find(otn);
     if (it == trades_.end()) return plain(404, {{"error", "no such trade"}});
     Trade& t = it->second;
+    if (notify_again) {
+      // The paid trade's callback once more (late, or sent again by WeChat Pay).
+      if (t.state != "SUCCESS") return plain(409, {{"error", "the trade is " + t.state}});
+      const PaymentSpec spec = spec_of(otn, t);
+      const std::string notify = t.request["notify_url"].get<std::string>();
+      lock.unlock();
+      auto note = build_payment(*sb_, spec, false);
+      if (!note) return plain(500, {{"error", note.error().detail}});
+      send_callback(*note, notify);
+      return plain(200, {{"callback", "sent"}});
+    }
     if (!pay) return plain(200, transaction_json(*sb_, spec_of(otn, t)));
     if (t.state != "NOTPAY") return plain(409, {{"error", "the trade is " + t.state}});
     if (auto te = t.request.find("time_expire"); te != t.request.end()) {
       // Beijing time "YYYY-MM-DDTHH:MM:SS+08:00": compare as text with now in the same form.
-      std::time_t now = static_cast<std::time_t>(now_unix() + 8 * 3600);
-      std::tm tm{};
-      gmtime_r(&now, &tm);
-      char buf[40];
-      std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S+08:00", &tm);
-      if (te->is_string() && te->get<std::string>() < buf) {
+      if (te->is_string() &&
+          te->get<std::string>() < providers::wechatpay_v3::format_beijing_time(now_unix())) {
         return plain(409, {{"error", "the trade expired"}});
       }
     }
@@ -380,21 +373,23 @@ class Provider final : public http::HttpHandler {
     const bool drop = take_fault("pay").has_value();
     auto note = build_payment(*sb_, spec, false);
     if (!note) return plain(500, {{"error", note.error().detail}});
-    if (!drop) {
-      // WeChat Pay's retry schedule can outlast the simulator: the sender is not waited for.
-      std::thread([sb = sb_, n = *note, notify, scale = o_.time_scale] {
-        WechatpayV3Sender sender(*sb, notify);
-        DriveOptions d;
-        d.concurrency = 1;
-        d.time_scale = scale;
-        auto report = drive(sender, {n}, d);
-        std::cerr << "sim provider: callback for " << n.out_trade_no << ": "
-                  << (report.acked ? "acknowledged" : "not acknowledged") << " after "
-                  << report.requests << " request(s)\n";
-      }).detach();
-    }
+    if (!drop) send_callback(*note, notify);
     return plain(200, {{"trade", transaction_json(*sb_, spec)},
                        {"callback", drop ? "dropped" : "sent"}});
+  }
+
+  // WeChat Pay's retry schedule can outlast the simulator: the sender is not waited for.
+  void send_callback(SimNotification n, std::string notify) const {
+    std::thread([sb = sb_, n = std::move(n), notify = std::move(notify), scale = o_.time_scale] {
+      WechatpayV3Sender sender(*sb, notify);
+      DriveOptions d;
+      d.concurrency = 1;
+      d.time_scale = scale;
+      auto report = drive(sender, {n}, d);
+      std::cerr << "sim provider: callback for " << n.out_trade_no << ": "
+                << (report.acked ? "acknowledged" : "not acknowledged") << " after "
+                << report.requests << " request(s)\n";
+    }).detach();
   }
 
   std::shared_ptr<const Sandbox> sb_;
@@ -422,18 +417,13 @@ int run_provider(const ProviderOptions& o) {
   }
   const std::string listen = o.listen.empty() ? sb->provider_listen : o.listen;
   http::ServerOptions so;
-  const auto colon = listen.rfind(':');
-  if (colon == std::string::npos) {
+  auto address = http::parse_listen(listen);
+  if (!address) {
     std::cerr << "paygate sim provider: --listen must be HOST:PORT\n";
     return 2;
   }
-  so.address = listen.substr(0, colon);
-  try {
-    so.port = static_cast<uint16_t>(std::stoi(listen.substr(colon + 1)));
-  } catch (...) {
-    std::cerr << "paygate sim provider: --listen must be HOST:PORT\n";
-    return 2;
-  }
+  so.address = address->host;
+  so.port = address->port;
   so.threads = 2;
   so.request_timeout = std::chrono::milliseconds(120000);
   so.drain_timeout = std::chrono::milliseconds(1000);

@@ -24,6 +24,7 @@ struct ProviderOptions {
 //                                           with WeChat Pay's retry schedule
 //   POST /sim/faults  {"operation":"create|query|close|any","kind":"timeout|error|slow|
 //                      bad-signature|drop-callback","count":N,"ms":M}
+//   POST /sim/trades/{out_trade_no}/notify  the paid trade's callback once more (late)
 //   GET  /sim/trades/{out_trade_no}         the trade as held
 // Runs until SIGTERM/SIGINT.
 int run_provider(const ProviderOptions& options);

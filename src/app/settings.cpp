@@ -16,6 +16,7 @@
 #include <toml++/toml.h>
 
 #include "crypto/x509.hpp"
+#include "http/target.hpp"
 #include "providers/wechat_mp/crypto.hpp"
 #include "webhooks/signature.hpp"
 #include "net/http_client.hpp"
@@ -460,17 +461,10 @@ Settings parse(const toml::table& root, const Reader& r) {
                             "max_connections_per_address", "drain_timeout_ms", "threads",
                             "log_level"});
     const std::string listen = r.string(t, "server", "listen", "127.0.0.1:8080");
-    auto colon = listen.rfind(':');
-    if (colon == std::string::npos) bad("server.listen", "must be HOST:PORT");
-    s.server.address = listen.substr(0, colon);
-    try {
-      std::size_t pos = 0;
-      int port = std::stoi(listen.substr(colon + 1), &pos);
-      if (pos != listen.size() - colon - 1 || port < 0 || port > 65535) throw 1;
-      s.server.port = static_cast<uint16_t>(port);
-    } catch (...) {
-      bad("server.listen", "port must be 0-65535");
-    }
+    auto address = http::parse_listen(listen);
+    if (!address) bad("server.listen", "must be HOST:PORT with a port of 0-65535");
+    s.server.address = address->host;
+    s.server.port = address->port;
     s.server.body_limit = static_cast<std::size_t>(
         r.integer(t, "server", "body_limit_bytes", 64 * 1024, 1024, 16 * 1024 * 1024));
     s.server.header_timeout = std::chrono::milliseconds(

@@ -14,26 +14,6 @@ namespace {
 using core::ErrorCode;
 using nlohmann::json;
 
-int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-      out += char(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 static int status_of(ErrorCode c) {
@@ -75,20 +55,6 @@ HttpResponse json_response(int status, std::string body) {
   return HttpResponse{status, "application/json", std::move(body), {}};
 }
 
-std::vector<std::string> path_segments(std::string_view target) {
-  auto q = target.find('?');
-  if (q != std::string_view::npos) target = target.substr(0, q);
-  std::vector<std::string> out;
-  std::size_t i = 0;
-  while (i < target.size()) {
-    while (i < target.size() && target[i] == '/') ++i;
-    std::size_t j = target.find('/', i);
-    if (j == std::string_view::npos) j = target.size();
-    if (j > i) out.push_back(percent_decode(target.substr(i, j - i)));
-    i = j;
-  }
-  return out;
-}
 
 Api::Api(ApiConfig config, store::Store* store, pipeline::CallbackPipeline& pipeline,
          pipeline::MessagePipeline& messages, const core::Clock& clock, obs::Metrics& metrics)

@@ -9,6 +9,7 @@
 #include "core/clock.hpp"
 #include "core/secret.hpp"
 #include "http/server.hpp"
+#include "http/target.hpp"
 #include "obs/metrics.hpp"
 #include "pipeline/callback_pipeline.hpp"
 #include "pipeline/messages.hpp"
@@ -110,8 +111,5 @@ class Api final : public HttpHandler {
   std::atomic<int64_t> ready_at_ms_{0};
   std::atomic<bool> heartbeat_in_flight_{false};
 };
-
-// Splits a path into percent-decoded segments; the query string is dropped.
-std::vector<std::string> path_segments(std::string_view target);
 
 }  // namespace paygate::http

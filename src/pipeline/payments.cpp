@@ -299,26 +299,53 @@ void Payments::record_create(std::shared_ptr<Create> c, net::UpstreamResult r) {
       });
 }
 
-void Payments::sync(std::string merchant, std::string out_trade_no,
-                    std::function<void(core::Result<SyncResult>)> done) {
+std::shared_ptr<Payments::Sync> Payments::begin(std::string merchant, std::string out_trade_no,
+                                              std::function<void(core::Result<SyncResult>)> done,
+                                              bool closing) {
   auto s = std::make_shared<Sync>();
   s->merchant = std::move(merchant);
   s->out_trade_no = std::move(out_trade_no);
+  s->closing = closing;
   s->done = std::move(done);
   auto d = store_.order_details(s->merchant, s->out_trade_no);
-  if (!d) return s->done(tl::unexpected(d.error()));
-  if (!*d) return s->done(fail(ErrorCode::kNotFound, "no such order"));
+  if (!d) return s->done(tl::unexpected(d.error())), nullptr;
+  if (!*d) return s->done(fail(ErrorCode::kNotFound, "no such order")), nullptr;
   s->before = std::move(**d);
-  const std::string provider =
-      s->before.payment ? s->before.payment->provider : s->before.order.provider;
+  const auto state = s->before.order.state;
+  if (closing && state == core::OrderState::kClosed) {
+    SyncResult out;
+    out.details = s->before;
+    out.applied = "duplicate";
+    return s->done(std::move(out)), nullptr;
+  }
+  if (closing && state != core::OrderState::kPending) {
+    return s->done(fail(ErrorCode::kConflict,
+                        "the order is " + std::string(core::to_string(state)))),
+           nullptr;
+  }
+  // A registered order paid through a provider can be asked about too; a close needs the
+  // payment paygate created.
+  const std::string provider = s->before.payment ? s->before.payment->provider
+                               : closing         ? std::string()
+                                                 : s->before.order.provider;
   if (provider.empty()) {
-    return s->done(fail(ErrorCode::kConflict, "no payment was created at a provider for this order"));
+    return s->done(fail(ErrorCode::kConflict,
+                        "no payment was created at a provider for this order")),
+           nullptr;
   }
   s->link = links_(s->merchant, provider);
   if (s->link == nullptr) {
-    return s->done(fail(ErrorCode::kConflict, "provider is not configured for payments out"));
+    return s->done(fail(ErrorCode::kConflict, "provider is not configured for payments out")),
+           nullptr;
   }
-  send_query(std::move(s));
+  return s;
+}
+
+void Payments::sync(std::string merchant, std::string out_trade_no,
+                    std::function<void(core::Result<SyncResult>)> done) {
+  if (auto s = begin(std::move(merchant), std::move(out_trade_no), std::move(done), false)) {
+    send_query(std::move(s));
+  }
 }
 
 void Payments::send_query(std::shared_ptr<Sync> s) {
@@ -348,34 +375,9 @@ void Payments::send_query(std::shared_ptr<Sync> s) {
 
 void Payments::close(std::string merchant, std::string out_trade_no,
                      std::function<void(core::Result<SyncResult>)> done) {
-  auto s = std::make_shared<Sync>();
-  s->merchant = std::move(merchant);
-  s->out_trade_no = std::move(out_trade_no);
-  s->closing = true;
-  s->done = std::move(done);
-  auto d = store_.order_details(s->merchant, s->out_trade_no);
-  if (!d) return s->done(tl::unexpected(d.error()));
-  if (!*d) return s->done(fail(ErrorCode::kNotFound, "no such order"));
-  s->before = std::move(**d);
-  const auto state = s->before.order.state;
-  if (state == core::OrderState::kClosed) {
-    SyncResult out;
-    out.details = s->before;
-    out.applied = "duplicate";
-    return s->done(std::move(out));
+  if (auto s = begin(std::move(merchant), std::move(out_trade_no), std::move(done), true)) {
+    send_close(std::move(s));
   }
-  if (state != core::OrderState::kPending) {
-    return s->done(fail(ErrorCode::kConflict,
-                        "the order is " + std::string(core::to_string(state))));
-  }
-  if (!s->before.payment) {
-    return s->done(fail(ErrorCode::kConflict, "no payment was created at a provider for this order"));
-  }
-  s->link = links_(s->merchant, s->before.payment->provider);
-  if (s->link == nullptr) {
-    return s->done(fail(ErrorCode::kConflict, "provider is not configured for payments out"));
-  }
-  send_close(std::move(s));
 }
 
 void Payments::send_close(std::shared_ptr<Sync> s) {

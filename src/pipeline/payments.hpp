@@ -74,6 +74,9 @@ class Payments {
  private:
   struct Create;
   struct Sync;
+  // The order and the link a sync or close works with; null after answering `done` itself.
+  std::shared_ptr<Sync> begin(std::string merchant, std::string out_trade_no,
+                              std::function<void(core::Result<SyncResult>)> done, bool closing);
   void send_create(std::shared_ptr<Create> c);
   void record_create(std::shared_ptr<Create> c, net::UpstreamResult r);
   void send_query(std::shared_ptr<Sync> s);

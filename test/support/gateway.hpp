@@ -35,8 +35,10 @@ class Gateway : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     port_ = free_port();
+    provider_port_ = free_port();
     ASSERT_EQ(wait_exit(spawn({kBin, "sim", "init", "--dir", dir_.string(), "--listen",
-                               "127.0.0.1:" + std::to_string(port_)},
+                               "127.0.0.1:" + std::to_string(port_), "--provider-listen",
+                               "127.0.0.1:" + std::to_string(provider_port_)},
                               (dir_.string() + ".init.log"))),
               0);
     token_ = slurp(dir_ / "keys" / "api_token");
@@ -44,6 +46,7 @@ class Gateway : public ::testing::Test {
   }
   void TearDown() override {
     stop(SIGKILL);
+    stop_provider();
     fs::remove_all(dir_);
     fs::remove(dir_.string() + ".init.log");
   }
@@ -81,6 +84,37 @@ class Gateway : public ::testing::Test {
       std::this_thread::sleep_for(10ms);
     }
     return -1;
+  }
+  // The simulated WeChat Pay API of the sandbox (`paygate sim provider`).
+  void start_provider() {
+    fs::remove(dir_ / "provider.port");
+    provider_ = spawn({kBin, "sim", "provider", "--dir", dir_.string(), "--time-scale", "0.001",
+                       "--port-file", (dir_ / "provider.port").string()},
+                      (dir_ / "provider.log").string());
+    for (int i = 0; i < 200 && !fs::exists(dir_ / "provider.port"); ++i) {
+      std::this_thread::sleep_for(25ms);
+    }
+    ASSERT_TRUE(fs::exists(dir_ / "provider.port")) << slurp(dir_ / "provider.log");
+  }
+  void stop_provider() {
+    if (provider_ <= 0) return;
+    kill(provider_, SIGKILL);
+    wait_exit(provider_);
+    provider_ = 0;
+  }
+  paygate::sim::HttpResult provider(const std::string& method, const std::string& path,
+                                    const std::string& body = {}) {
+    paygate::sim::HttpClient c;
+    return c.request(method, "http://127.0.0.1:" + std::to_string(provider_port_) + path,
+                     {{"Content-Type", "application/json"}}, body, 10s);
+  }
+  // Adds settings to a table of the sandbox config, e.g. "[merchant.wechatpay_v3]\n".
+  void table_settings(const std::string& table, const std::string& lines) {
+    std::string cfg = slurp(dir_ / "paygate.toml");
+    const auto at = cfg.find(table);
+    ASSERT_NE(at, std::string::npos);
+    cfg.insert(at + table.size(), lines);
+    std::ofstream(dir_ / "paygate.toml", std::ios::trunc) << cfg;
   }
   std::string url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(port_) + path;
@@ -122,18 +156,14 @@ class Gateway : public ::testing::Test {
     EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox WHERE event_type = 'order.paid'"), orders);
   }
   // Adds settings to the [server] table of the sandbox config.
-  void server_settings(const std::string& lines) {
-    std::string cfg = slurp(dir_ / "paygate.toml");
-    const auto at = cfg.find("[server]\n");
-    ASSERT_NE(at, std::string::npos);
-    cfg.insert(at + 9, lines);
-    std::ofstream(dir_ / "paygate.toml", std::ios::trunc) << cfg;
-  }
+  void server_settings(const std::string& lines) { table_settings("[server]\n", lines); }
 
   fs::path dir_;
   int port_ = 0;
+  int provider_port_ = 0;
   std::string token_;
   pid_t server_ = 0;
+  pid_t provider_ = 0;
 };
 
 }  // namespace paygate::testing
