@@ -97,9 +97,9 @@ core::Result<SimNotification> build_refund(const Sandbox& sb, const RefundSpec& 
   nlohmann::ordered_json r;
   r["mchid"] = sb.mchid;
   r["out_trade_no"] = s.out_trade_no;
-  r["transaction_id"] = "4200" + digits(24);
+  r["transaction_id"] = s.transaction_id.empty() ? "4200" + digits(24) : s.transaction_id;
   r["out_refund_no"] = s.out_refund_no;
-  r["refund_id"] = "5030" + digits(25);
+  r["refund_id"] = s.refund_id.empty() ? "5030" + digits(25) : s.refund_id;
   r["refund_status"] = s.status;
   r["user_received_account"] = "支付用户零钱";
   r["amount"] = {{"total", s.total}, {"refund", s.refund}, {"payer_total", s.total},

@@ -37,6 +37,8 @@ struct RefundSpec {
   int64_t total = 0;
   int64_t refund = 0;
   std::string status = "SUCCESS";  // SUCCESS, ABNORMAL, CLOSED
+  std::string transaction_id;      // empty: made up
+  std::string refund_id;           // empty: made up
 };
 
 [[nodiscard]] core::Result<SimNotification> build_payment(const Sandbox& sb, const PaymentSpec& p,

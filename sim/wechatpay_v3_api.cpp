@@ -68,6 +68,17 @@ struct Trade {
   std::optional<int64_t> expires_at;
 };
 
+struct SimRefund {
+  std::string out_trade_no;
+  json request;  // as parsed: a repeat with equal content is the same refund
+  std::string refund_id;
+  std::string status = "PROCESSING";
+  int64_t amount = 0;
+  int64_t total = 0;
+  int64_t created_at = 0;
+  int64_t success_at = 0;
+};
+
 struct FaultRule {
   std::string operation;  // create, query, close, any
   std::string kind;       // timeout, slow, error, bad-signature, drop-callback
@@ -96,6 +107,7 @@ class Provider final : public http::HttpHandler {
     const std::string path = req.target.substr(0, req.target.find('?'));
     if (path.rfind("/sim/", 0) == 0) return respond(control(req, path));
     const std::string tx = "/v3/pay/transactions/";
+    const std::string refunds = "/v3/refund/domestic/refunds";
     std::string op;
     if (req.method == "POST" && path.rfind(tx, 0) == 0 && path.find('/', tx.size()) == std::string::npos) {
       op = "create";
@@ -103,6 +115,10 @@ class Provider final : public http::HttpHandler {
       op = path.ends_with("/close") && req.method == "POST" ? "close"
            : req.method == "GET"                             ? "query"
                                                              : "";
+    } else if (path == refunds && req.method == "POST") {
+      op = "refund";
+    } else if (path.rfind(refunds + "/", 0) == 0 && req.method == "GET") {
+      op = "refund_query";
     }
     if (op.empty()) return respond(error(404, "NOT_FOUND", "无此接口"));
     if (auto bad = authenticate(req)) return respond(std::move(*bad));
@@ -110,9 +126,11 @@ class Provider final : public http::HttpHandler {
     if (fault && fault->kind == "error") {
       return respond(error(500, "SYSTEM_ERROR", "系统错误"));
     }
-    http::HttpResponse answer = op == "create" ? create(req, path)
-                                : op == "query" ? query(req, path)
-                                                : close(req, path);
+    http::HttpResponse answer = op == "create"         ? create(req, path)
+                                : op == "query"        ? query(req, path)
+                                : op == "refund"       ? refund(req)
+                                : op == "refund_query" ? refund_query(path)
+                                                       : close(req, path);
     if (fault && fault->kind == "bad-signature") {
       for (auto& [k, v] : answer.headers) {
         if (k == "Wechatpay-Signature") v = crypto::base64_encode(crypto::random_bytes(256));
@@ -311,6 +329,101 @@ class Provider final : public http::HttpHandler {
     return signed_answer(204, "");
   }
 
+  json refund_object(const std::string& out_refund_no, const SimRefund& r) const {
+    nlohmann::ordered_json j;
+    j["refund_id"] = r.refund_id;
+    j["out_refund_no"] = out_refund_no;
+    j["transaction_id"] = trades_.at(r.out_trade_no).transaction_id;
+    j["out_trade_no"] = r.out_trade_no;
+    j["channel"] = "ORIGINAL";
+    j["user_received_account"] = "支付用户零钱";
+    if (r.status == "SUCCESS") {
+      j["success_time"] = providers::wechatpay_v3::format_beijing_time(r.success_at);
+    }
+    j["create_time"] = providers::wechatpay_v3::format_beijing_time(r.created_at);
+    j["status"] = r.status;
+    j["funds_account"] = "AVAILABLE";
+    j["amount"] = {{"total", r.total},        {"refund", r.amount},
+                   {"payer_total", r.total},  {"payer_refund", r.amount},
+                   {"settlement_refund", r.amount}, {"settlement_total", r.total},
+                   {"discount_refund", 0},    {"currency", "CNY"}};
+    return j;
+  }
+
+  // WeChat Pay's refund rules: a paid trade, the order's own total, never past what is left,
+  // at most 50 refunds; the same out_refund_no with the same content is the same refund.
+  http::HttpResponse refund(const http::HttpRequest& req) {
+    json b = json::parse(req.body, nullptr, false);
+    if (!b.is_object()) return error(400, "PARAM_ERROR", "请求体不是 JSON 对象");
+    const std::string otn = b.value("out_trade_no", ""), orn = b.value("out_refund_no", "");
+    auto amount = b.find("amount");
+    if (otn.empty() || orn.empty() || orn.size() > 64 || amount == b.end() ||
+        !amount->is_object() || !(*amount)["refund"].is_number_integer() ||
+        !(*amount)["total"].is_number_integer() || (*amount).value("currency", "") != "CNY") {
+      return error(400, "PARAM_ERROR", "缺少 out_trade_no/out_refund_no/amount.refund/total/currency");
+    }
+    const int64_t want = (*amount)["refund"].get<int64_t>(), total = (*amount)["total"].get<int64_t>();
+    std::lock_guard lock(mu_);
+    auto t = trades_.find(otn);
+    if (t == trades_.end()) return error(404, "RESOURCE_NOT_EXISTS", "订单不存在");
+    if (auto r = refunds_.find(orn); r != refunds_.end()) {
+      if (r->second.request != b) return error(400, "INVALID_REQUEST", "退款单号已用于其他退款");
+      return signed_answer(200, refund_object(orn, r->second).dump());
+    }
+    if (t->second.state != "SUCCESS" && t->second.state != "REFUND") {
+      return error(400, "INVALID_REQUEST", "订单未支付");
+    }
+    const int64_t paid = t->second.request["amount"]["total"].get<int64_t>();
+    if (total != paid) return error(400, "PARAM_ERROR", "订单金额与原订单不符");
+    int64_t taken = 0, count = 0;
+    for (const auto& [no, r] : refunds_) {
+      if (r.out_trade_no != otn) continue;
+      ++count;
+      if (r.status != "CLOSED") taken += r.amount;
+    }
+    if (count >= 50) return error(400, "INVALID_REQUEST", "退款次数超过限制");
+    if (want <= 0 || want > paid - taken) {
+      return error(400, "INVALID_REQUEST", "申请退款金额超过订单可退金额");
+    }
+    SimRefund r;
+    r.out_trade_no = otn;
+    r.request = b;
+    r.refund_id = "5030" + digits(25);
+    r.amount = want;
+    r.total = paid;
+    r.created_at = now_unix();
+    refunds_.emplace(orn, r);
+    const std::string notify = b.value("notify_url", t->second.request["notify_url"].get<std::string>());
+    // Like WeChat Pay: PROCESSING now, SUCCESS (and its callback) a moment later.
+    threads_.emplace_back([this, orn, notify] {
+      {
+        std::unique_lock wait(mu_);
+        if (cv_.wait_for(wait, std::chrono::milliseconds(100), [this] { return stopping_; })) return;
+        auto& done = refunds_.at(orn);
+        done.status = "SUCCESS";
+        done.success_at = now_unix();
+        trades_.at(done.out_trade_no).state = "REFUND";
+      }
+      if (take_fault("refund_callback")) return;
+      std::unique_lock lock(mu_);
+      const auto& done = refunds_.at(orn);
+      RefundSpec spec{done.out_trade_no, orn, done.total, done.amount, "SUCCESS",
+                      trades_.at(done.out_trade_no).transaction_id, done.refund_id};
+      lock.unlock();
+      if (auto note = build_refund(*sb_, spec, false)) send_callback(*note, notify);
+    });
+    return signed_answer(200, refund_object(orn, r).dump());
+  }
+
+  http::HttpResponse refund_query(const std::string& path) {
+    const std::string orn =
+        http::percent_decode(path.substr(std::string("/v3/refund/domestic/refunds/").size()));
+    std::lock_guard lock(mu_);
+    auto r = refunds_.find(orn);
+    if (r == refunds_.end()) return error(404, "RESOURCE_NOT_EXISTS", "退款单不存在");
+    return signed_answer(200, refund_object(orn, r->second).dump());
+  }
+
   http::HttpResponse control(const http::HttpRequest& req, const std::string& path) {
     auto plain = [](int status, const json& j) {
       return http::HttpResponse{status, "application/json", j.dump(), {}};
@@ -326,7 +439,9 @@ class Provider final : public http::HttpHandler {
       static const std::set<std::string> kinds = {"timeout", "slow", "error", "bad-signature",
                                                   "drop-callback"};
       if (!kinds.count(f.kind) || f.count < 1) return plain(400, {{"error", "unknown fault"}});
-      if (f.kind == "drop-callback") f.operation = "pay";
+      if (f.kind == "drop-callback") {
+        f.operation = f.operation == "refund" ? "refund_callback" : "pay";
+      }
       std::lock_guard lock(mu_);
       faults_.push_back(f);
       return plain(200, {{"queued", f.kind}});
@@ -398,6 +513,7 @@ class Provider final : public http::HttpHandler {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::map<std::string, Trade> trades_;
+  std::map<std::string, SimRefund> refunds_;  // by out_refund_no
   std::vector<FaultRule> faults_;
   std::vector<std::thread> threads_;
 };

@@ -19,11 +19,14 @@ struct ProviderOptions {
 //   POST /v3/pay/transactions/{jsapi,native,h5,app}
 //   GET  /v3/pay/transactions/out-trade-no/{out_trade_no}?mchid=
 //   POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close
+//   POST /v3/refund/domestic/refunds        PROCESSING, then SUCCESS and its callback
+//   GET  /v3/refund/domestic/refunds/{out_refund_no}
 // Control (unsigned, for the sandbox and tests):
 //   POST /sim/trades/{out_trade_no}/pay     the buyer pays: SUCCESS, then the callback is sent
 //                                           with WeChat Pay's retry schedule
-//   POST /sim/faults  {"operation":"create|query|close|any","kind":"timeout|error|slow|
-//                      bad-signature|drop-callback","count":N,"ms":M}
+//   POST /sim/faults  {"operation":"create|query|close|refund|refund_query|any",
+//                      "kind":"timeout|error|slow|bad-signature|drop-callback","count":N,"ms":M}
+//                     (drop-callback: of the next payment, or with "refund" the next refund)
 //   POST /sim/trades/{out_trade_no}/notify  the paid trade's callback once more (late)
 //   GET  /sim/trades/{out_trade_no}         the trade as held
 // Runs until SIGTERM/SIGINT.

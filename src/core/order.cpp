@@ -26,6 +26,7 @@ std::string_view to_string(RefundStatus s) {
     case RefundStatus::kSucceeded: return "SUCCESS";
     case RefundStatus::kAbnormal: return "ABNORMAL";
     case RefundStatus::kClosed: return "CLOSED";
+    case RefundStatus::kProcessing: return "PROCESSING";
   }
   return "ABNORMAL";
 }

@@ -32,7 +32,9 @@ struct Order {
   int64_t updated_at_ms = 0;
 };
 
-enum class RefundStatus { kSucceeded, kAbnormal, kClosed };
+// kProcessing: asked of the provider by paygate, its result not known yet (the amount is held
+// against the order so refunds in flight can never add up past what was paid).
+enum class RefundStatus { kSucceeded, kAbnormal, kClosed, kProcessing };
 std::string_view to_string(RefundStatus s);
 
 struct Refund {

@@ -125,6 +125,17 @@ void Api::handle(HttpRequest req, Respond respond) {
       });
     }
     if (seg.size() == 3 && seg[1] == "payments" && get) return get_payment(seg, caller, r);
+    if (seg.size() == 2 && seg[1] == "refunds" && post) {
+      return idempotent(req, caller, r, [this, req, caller](Respond rr) {
+        create_refund(req, caller, std::move(rr));
+      });
+    }
+    if (seg.size() == 3 && seg[1] == "refunds" && get) return get_refund(seg, caller, r);
+    if (seg.size() == 4 && seg[1] == "refunds" && seg[3] == "sync" && post) {
+      return idempotent(req, caller, r, [this, seg, caller](Respond rr) {
+        sync_refund(seg, caller, std::move(rr));
+      });
+    }
     if (seg.size() == 4 && seg[1] == "payments" && post &&
         (seg[3] == "sync" || seg[3] == "close")) {
       const bool close = seg[3] == "close";

@@ -75,6 +75,11 @@ class Api final : public HttpHandler {
                    Respond& respond);
   void sync_payment(const std::vector<std::string>& seg, const std::string& caller,
                     Respond respond, bool close);
+  void create_refund(const HttpRequest& req, const std::string& caller, Respond respond);
+  void get_refund(const std::vector<std::string>& seg, const std::string& caller,
+                  Respond& respond);
+  void sync_refund(const std::vector<std::string>& seg, const std::string& caller,
+                   Respond respond);
   // Runs `run` once per Idempotency-Key: a repeat of the same request gets the first answer
   // (kept in the store), the same key with another request 422, a repeat while the first
   // still runs 409. Answers of 5xx are not kept (nothing was decided: a retry runs again).

@@ -17,9 +17,9 @@ using core::ErrorCode;
 using nlohmann::json;
 using ojson = nlohmann::ordered_json;
 
-// What the merchant is told of a payment: "pending" until the provider's answer is known.
-std::string_view merchant_status(const store::Payment& p) {
-  switch (p.status) {
+// What the merchant is told of a call: "pending" until the provider's answer is known.
+std::string_view merchant_status_of(store::PaymentStatus s) {
+  switch (s) {
     case store::PaymentStatus::kCreated: return "created";
     case store::PaymentStatus::kRefused: return "refused";
     default: return "pending";
@@ -36,7 +36,7 @@ ojson payment_json(const store::OrderDetails& d, const providers::Fields* launch
     const auto& p = *d.payment;
     j["provider"] = p.provider;
     j["method"] = p.method;
-    j["status"] = merchant_status(p);
+    j["status"] = merchant_status_of(p.status);
     if (!p.trade_state.empty()) j["trade_state"] = p.trade_state;
     j["attempts"] = p.attempts;
     if (!p.error_code.empty()) {
@@ -122,6 +122,62 @@ core::Result<pipeline::PaymentOrder> parse_create(std::string_view body, const s
     return core::fail(ErrorCode::kInvalidArgument, "appid, payer_openid or client_ip is too long");
   }
   return o;
+}
+
+ojson refund_json(const store::RefundDetails& d, const core::Order* order) {
+  ojson j;
+  j["out_refund_no"] = d.refund.out_refund_no;
+  j["out_trade_no"] = d.refund.out_trade_no;
+  j["amount"] = d.refund.amount;
+  j["status"] = core::to_string(d.refund.status);
+  if (!d.refund.refund_id.empty()) j["refund_id"] = d.refund.refund_id;
+  if (!d.refund.success_time.empty()) j["success_time"] = d.refund.success_time;
+  if (d.request) {
+    const auto& q = *d.request;
+    j["request"] = {{"status", merchant_status_of(q.status)}, {"attempts", q.attempts}};
+    if (!q.refund_status.empty()) j["request"]["provider_status"] = q.refund_status;
+    if (!q.error_code.empty()) {
+      j["provider_error"] = {{"code", q.error_code}, {"message", q.error_message}};
+    }
+  }
+  if (order) {
+    j["order_state"] = core::to_string(order->state);
+    j["order_refunded"] = order->refunded;
+  }
+  return j;
+}
+
+core::Result<pipeline::RefundCommand> parse_refund(std::string_view body, const std::string& caller) {
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return core::fail(ErrorCode::kMalformed, "body must be a JSON object");
+  }
+  static const std::map<std::string, json::value_t> fields = {
+      {"out_trade_no", json::value_t::string},
+      {"out_refund_no", json::value_t::string},
+      {"amount", json::value_t::number_integer},
+      {"reason", json::value_t::string}};
+  for (auto& [k, v] : j.items()) {
+    auto f = fields.find(k);
+    if (f == fields.end()) return core::fail(ErrorCode::kInvalidArgument, "unknown field " + k);
+    const bool integer = f->second == json::value_t::number_integer;
+    if (integer ? !v.is_number_integer() : !v.is_string()) {
+      return core::fail(ErrorCode::kInvalidArgument,
+                        k + (integer ? " must be an integer" : " must be a string"));
+    }
+  }
+  for (const char* required : {"out_trade_no", "out_refund_no", "amount"}) {
+    if (!j.contains(required)) {
+      return core::fail(ErrorCode::kInvalidArgument, std::string(required) + " is required");
+    }
+  }
+  pipeline::RefundCommand c;
+  c.merchant = caller;
+  c.out_trade_no = j["out_trade_no"].get<std::string>();
+  c.out_refund_no = j["out_refund_no"].get<std::string>();
+  c.amount = j["amount"].get<int64_t>();
+  if (j.contains("reason")) c.reason = j["reason"].get<std::string>();
+  return c;
 }
 
 }  // namespace
@@ -234,6 +290,52 @@ void Api::sync_payment(const std::vector<std::string>& seg, const std::string& c
   };
   if (close) return config_.payments->close(caller, seg[2], std::move(done));
   config_.payments->sync(caller, seg[2], std::move(done));
+}
+
+void Api::create_refund(const HttpRequest& req, const std::string& caller, Respond respond) {
+  if (config_.payments == nullptr) {
+    return respond(error_response(ErrorCode::kNotFound, "payments out are not configured"));
+  }
+  auto command = parse_refund(req.body, caller);
+  if (!command) return respond(error_response(command.error()));
+  config_.payments->refund(std::move(*command), [this, respond](
+                                                    core::Result<pipeline::RefundResult> r) {
+    if (!r) return respond(error_response(r.error()));
+    ojson j = refund_json(r->details, &r->order);
+    if (!r->applied.empty()) j["applied"] = r->applied;
+    int status = r->status == pipeline::PaymentStatus::kCreated ? 201 : 202;
+    if (r->status == pipeline::PaymentStatus::kRefused) {
+      status = 422;
+      const auto& q = r->details.request;
+      j["error"] = {{"code", core::to_string(ErrorCode::kProviderRefused)},
+                    {"message", q ? q->error_code + (q->error_message.empty() ? "" : ": " + q->error_message)
+                                  : std::string()}};
+    }
+    answer_durable(respond, json_response(status, dump(j)));
+  });
+}
+
+void Api::get_refund(const std::vector<std::string>& seg, const std::string& caller,
+                     Respond& respond) {
+  if (store_ == nullptr) return respond(error_response(ErrorCode::kStoreUnavailable, "store disabled"));
+  auto d = store_->refund_details(caller, seg[2]);
+  if (!d) return respond(error_response(d.error()));
+  if (!*d) return respond(error_response(ErrorCode::kNotFound, "no such refund"));
+  answer_durable(respond, json_response(200, dump(refund_json(**d, nullptr))));
+}
+
+void Api::sync_refund(const std::vector<std::string>& seg, const std::string& caller,
+                      Respond respond) {
+  if (config_.payments == nullptr) {
+    return respond(error_response(ErrorCode::kNotFound, "payments out are not configured"));
+  }
+  config_.payments->refund_sync(caller, seg[2], [this, respond](
+                                                    core::Result<pipeline::RefundResult> r) {
+    if (!r) return respond(error_response(r.error()));
+    ojson j = refund_json(r->details, &r->order);
+    j["applied"] = r->applied;
+    answer_durable(respond, json_response(200, dump(j)));
+  });
 }
 
 }  // namespace paygate::http

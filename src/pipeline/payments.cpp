@@ -9,6 +9,9 @@
 namespace paygate::pipeline {
 namespace {
 
+// WeChat Pay's limit; Alipay's is higher. A provider refuses past its own anyway.
+constexpr int64_t kMaxRefundsPerOrder = 50;
+
 using core::ErrorCode;
 using core::fail;
 using providers::AnswerKind;
@@ -56,6 +59,41 @@ core::Error provider_error(const net::UpstreamResult& r) {
     default:
       return {ErrorCode::kProviderUnknown, "the provider gave no answer that can be believed"};
   }
+}
+
+// What a provider's answer (to a query or a call) leaves in the inbox: the raw answer, verified.
+store::InboxEntry inbox_entry(const core::PaymentEvent& e, const std::string& merchant,
+                              const net::HttpResponse& raw, std::string source, int64_t now_ms) {
+  store::InboxEntry entry;
+  entry.provider = e.provider;
+  entry.merchant = merchant;
+  entry.notification_id = e.notification_id;
+  entry.business_key = e.business_key();
+  entry.event_type = e.provider_event;
+  entry.out_trade_no = e.out_trade_no;
+  entry.headers_json = headers_to_json(raw.headers);
+  entry.body = raw.body;
+  entry.decoded_json = event_to_json(e);
+  entry.received_at_ms = now_ms;
+  entry.source = std::move(source);
+  return entry;
+}
+
+std::string_view applied_name(providers::Outcome o) {
+  switch (o) {
+    case providers::Outcome::kApplied: return "applied";
+    case providers::Outcome::kDuplicate: return "duplicate";
+    case providers::Outcome::kAnomaly: return "anomaly";
+  }
+  return "";
+}
+
+std::string refund_json(const RefundCommand& c) {
+  nlohmann::ordered_json j;
+  j["out_trade_no"] = c.out_trade_no;
+  j["amount"] = c.amount;
+  j["reason"] = c.reason;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 core::Error answer_error(const providers::Answer& a) {
@@ -432,30 +470,14 @@ void Payments::apply_answer(std::shared_ptr<Sync> s, std::optional<core::Payment
                             std::string source, const net::HttpResponse& raw) {
   const int64_t now = clock_.now_ms();
   auto entry = std::make_shared<store::InboxEntry>();
-  if (event) {
-    entry->provider = event->provider;
-    entry->merchant = s->merchant;
-    entry->notification_id = event->notification_id;
-    entry->business_key = event->business_key();
-    entry->event_type = event->provider_event;
-    entry->out_trade_no = event->out_trade_no;
-    entry->headers_json = headers_to_json(raw.headers);
-    entry->body = raw.body;
-    entry->decoded_json = event_to_json(*event);
-    entry->received_at_ms = now;
-    entry->source = std::move(source);
-  }
+  if (event) *entry = inbox_entry(*event, s->merchant, raw, std::move(source), now);
   auto ev = std::make_shared<std::optional<core::PaymentEvent>>(std::move(event));
   store_.submit(
       [s, entry, ev, now](store::Tx& tx) -> core::Result<void> {
         if (*ev) {
           auto applied = record_and_apply(tx, *entry, **ev, s->link->identity, now);
           if (!applied) return tl::unexpected(applied.error());
-          switch (applied->outcome) {
-            case providers::Outcome::kApplied: s->applied = "applied"; break;
-            case providers::Outcome::kDuplicate: s->applied = "duplicate"; break;
-            case providers::Outcome::kAnomaly: s->applied = "anomaly"; break;
-          }
+          s->applied = applied_name(applied->outcome);
         }
         auto p = tx.find_payment(s->merchant, s->out_trade_no);
         if (!p) return tl::unexpected(p.error());
@@ -476,6 +498,267 @@ void Payments::apply_answer(std::shared_ptr<Sync> s, std::optional<core::Payment
         out.trade_state = s->trade_state;
         out.applied = s->applied;
         s->done(std::move(out));
+      });
+}
+
+struct Payments::RefundRun {
+  RefundCommand command;
+  std::string request;
+  const ProviderLink* link = nullptr;
+  providers::RefundOrder order;  // what the provider is asked
+  store::RefundRequest record;
+  store::RefundDetails details;
+  core::Order stored_order;
+  bool send = false;
+  std::string applied;
+  core::Result<void> failed = {};
+  std::function<void(core::Result<RefundResult>)> done;
+
+  void answer(PaymentStatus status) {
+    RefundResult out;
+    out.status = status;
+    out.details = details;
+    out.order = stored_order;
+    out.applied = applied;
+    done(std::move(out));
+  }
+};
+
+namespace {
+
+PaymentStatus merchant_status(store::PaymentStatus s) {
+  switch (s) {
+    case store::PaymentStatus::kCreated: return PaymentStatus::kCreated;
+    case store::PaymentStatus::kRefused: return PaymentStatus::kRefused;
+    default: return PaymentStatus::kPending;
+  }
+}
+
+}  // namespace
+
+void Payments::refund(RefundCommand command,
+                      std::function<void(core::Result<RefundResult>)> done) {
+  NewOrder shape{command.merchant, command.out_trade_no, 1, "CNY", "", std::nullopt};
+  if (auto v = validate(shape); !v) return done(tl::unexpected(v.error()));
+  NewOrder refund_id{command.merchant, command.out_refund_no, 1, "CNY", "", std::nullopt};
+  if (auto v = validate(refund_id); !v) {
+    return done(fail(ErrorCode::kInvalidArgument,
+                     "out_refund_no must be 1-64 printable ASCII characters without '/'"));
+  }
+  if (command.amount <= 0) return done(fail(ErrorCode::kInvalidArgument, "amount must be positive"));
+  auto r = std::make_shared<RefundRun>();
+  r->request = refund_json(command);
+  r->command = std::move(command);
+  r->done = std::move(done);
+  const int64_t now = clock_.now_ms();
+  store_.submit(
+      [this, r, now](store::Tx& tx) -> core::Result<void> {
+        const auto& c = r->command;
+        auto order = tx.find_order(c.merchant, c.out_trade_no);
+        if (!order) return tl::unexpected(order.error());
+        if (!*order) {
+          r->failed = fail(ErrorCode::kNotFound, "no such order");
+          return {};
+        }
+        r->stored_order = **order;
+        const core::Order& o = r->stored_order;
+        r->link = links_(c.merchant, o.provider);
+        auto existing = tx.find_refund_request(c.merchant, c.out_refund_no);
+        if (!existing) return tl::unexpected(existing.error());
+        auto ledger = tx.find_refund(c.merchant, c.out_refund_no);
+        if (!ledger) return tl::unexpected(ledger.error());
+        if (*existing) {
+          if ((*existing)->request != r->request) {
+            r->failed = fail(ErrorCode::kConflict, "out_refund_no was used for another refund");
+            return {};
+          }
+          r->record = **existing;
+          if (*ledger) r->details.refund = **ledger;
+          r->details.request = r->record;
+          const auto st = r->record.status;
+          if (st == store::PaymentStatus::kCreated || st == store::PaymentStatus::kRefused) {
+            return {};
+          }
+          r->send = r->link != nullptr;
+          r->record.attempts += 1;
+          r->record.updated_at_ms = now;
+          return tx.put_refund_request(r->record);
+        }
+        if (*ledger) {
+          r->failed = fail(ErrorCode::kConflict, "out_refund_no is already a refund of this merchant");
+          return {};
+        }
+        if (!core::is_paid(o.state)) {
+          r->failed = fail(ErrorCode::kConflict,
+                           "the order is " + std::string(core::to_string(o.state)));
+          return {};
+        }
+        if (r->link == nullptr) {
+          r->failed = fail(ErrorCode::kConflict,
+                           "the order was paid through a provider not configured for payments out");
+          return {};
+        }
+        auto totals = tx.refund_totals(c.merchant, c.out_trade_no);
+        if (!totals) return tl::unexpected(totals.error());
+        if (totals->count >= kMaxRefundsPerOrder) {
+          r->failed = fail(ErrorCode::kConflict, "the order has the most refunds a provider allows");
+          return {};
+        }
+        const int64_t left = o.amount - o.refunded - totals->processing;
+        if (c.amount > left) {
+          r->failed = fail(ErrorCode::kConflict,
+                           "refund exceeds what is left to refund (" + std::to_string(left) +
+                               " of " + std::to_string(o.amount) + ", " +
+                               std::to_string(totals->processing) + " being refunded)");
+          return {};
+        }
+        core::Refund held{c.merchant, c.out_trade_no,       c.out_refund_no, "",
+                          c.amount,   core::RefundStatus::kProcessing, ""};
+        if (auto w = tx.upsert_refund(held); !w) return w;
+        r->details.refund = held;
+        store::RefundRequest& q = r->record;
+        q.merchant = c.merchant;
+        q.out_refund_no = c.out_refund_no;
+        q.out_trade_no = c.out_trade_no;
+        q.provider = o.provider;
+        q.request = r->request;
+        q.status = store::PaymentStatus::kCreating;
+        q.attempts = 1;
+        q.created_at_ms = q.updated_at_ms = now;
+        r->details.request = q;
+        r->send = true;
+        return tx.put_refund_request(q);
+      },
+      [this, r](core::Result<void> w) {
+        if (!w) return r->done(tl::unexpected(w.error()));
+        if (!r->failed) return r->done(tl::unexpected(r->failed.error()));
+        if (!r->send) return r->answer(merchant_status(r->record.status));
+        const auto& c = r->command;
+        r->order = {c.out_trade_no, c.out_refund_no, c.amount, r->stored_order.amount,
+                    r->stored_order.currency, c.reason};
+        if (auto v = r->link->api->validate_refund(r->order); !v) {
+          return r->done(tl::unexpected(v.error()));
+        }
+        send_refund(r, false);
+      });
+}
+
+void Payments::refund_sync(std::string merchant, std::string out_refund_no,
+                           std::function<void(core::Result<RefundResult>)> done) {
+  auto d = store_.refund_details(merchant, out_refund_no);
+  if (!d) return done(tl::unexpected(d.error()));
+  if (!*d) return done(fail(ErrorCode::kNotFound, "no such refund"));
+  auto o = store_.order_details(merchant, (*d)->refund.out_trade_no);
+  if (!o) return done(tl::unexpected(o.error()));
+  if (!*o) return done(fail(ErrorCode::kNotFound, "no such order"));
+  auto r = std::make_shared<RefundRun>();
+  r->command = {merchant, (*d)->refund.out_trade_no, out_refund_no, (*d)->refund.amount, ""};
+  r->details = std::move(**d);
+  if (r->details.request) r->record = *r->details.request;
+  r->stored_order = (*o)->order;
+  r->link = links_(merchant, r->record.provider.empty() ? r->stored_order.provider
+                                                        : r->record.provider);
+  r->done = std::move(done);
+  if (r->link == nullptr) {
+    return r->done(fail(ErrorCode::kConflict, "provider is not configured for payments out"));
+  }
+  send_refund(r, true);
+}
+
+void Payments::send_refund(std::shared_ptr<RefundRun> r, bool query) {
+  net::UpstreamCall call;
+  call.operation = query ? "refund_query" : "refund";
+  // The same out_refund_no is the same refund at the provider: a repeat cannot refund twice.
+  call.safety = net::RetrySafety::kAlways;
+  call.build = [r, query, this](std::string_view base) {
+    return query ? r->link->api->refund_query_request(base, r->command.out_refund_no,
+                                                      clock_.now_unix())
+                 : r->link->api->refund_request(base, r->order, clock_.now_unix());
+  };
+  r->link->upstream->call(std::move(call), [this, r, query](net::UpstreamResult result) {
+    record_refund(r, query, std::move(result));
+  });
+}
+
+void Payments::record_refund(std::shared_ptr<RefundRun> r, bool query, net::UpstreamResult res) {
+  const std::string provider(r->link->api->provider());
+  const std::string operation = query ? "refund_query" : "refund";
+  std::optional<core::PaymentEvent> event;
+  auto& q = r->record;
+  bool refused = false;
+  if (res.outcome == net::CallOutcome::kAnswered) {
+    auto a = r->link->api->read_refund(r->command.out_refund_no, res.response, clock_.now_unix());
+    observe(provider, operation, providers::to_string(a.kind), res);
+    if (query && a.kind != AnswerKind::kOk && a.kind != AnswerKind::kNotFound) {
+      return r->done(tl::unexpected(answer_error(a)));
+    }
+    if (!query) {
+      q.error_code = a.code;
+      q.error_message = a.message;
+    }
+    switch (a.kind) {
+      case AnswerKind::kOk:
+        if (!query || q.status != store::PaymentStatus::kRefused) q.status = store::PaymentStatus::kCreated;
+        q.refund_status = a.refund_status;
+        event = std::move(a.event);
+        break;
+      case AnswerKind::kNotFound:
+        if (query) {
+          q.refund_status = "NOT_FOUND";
+          break;
+        }
+        [[fallthrough]];
+      case AnswerKind::kRefused:
+        q.status = store::PaymentStatus::kRefused;
+        refused = true;
+        break;
+      case AnswerKind::kUnknown: q.status = store::PaymentStatus::kUnknown; break;
+    }
+  } else {
+    observe(provider, operation, net::to_string(res.outcome), res);
+    if (query || res.outcome != net::CallOutcome::kUnknown) {
+      return r->done(tl::unexpected(provider_error(res)));
+    }
+    q.status = store::PaymentStatus::kUnknown;
+    q.error_code = res.response.timed_out ? "TIMEOUT" : "NO_ANSWER";
+  }
+  const int64_t now = clock_.now_ms();
+  q.updated_at_ms = now;
+  auto entry = std::make_shared<store::InboxEntry>();
+  if (event) *entry = inbox_entry(*event, r->command.merchant, res.response, query ? "query" : "api", now);
+  auto ev = std::make_shared<std::optional<core::PaymentEvent>>(std::move(event));
+  store_.submit(
+      [r, entry, ev, refused, now](store::Tx& tx) -> core::Result<void> {
+        const auto& c = r->command;
+        if (*ev) {
+          auto applied = record_and_apply(tx, *entry, **ev, r->link->identity, now);
+          if (!applied) return tl::unexpected(applied.error());
+          r->applied = applied_name(applied->outcome);
+        }
+        if (refused) {
+          // Never made at the provider: the held amount is released.
+          auto held = tx.find_refund(c.merchant, c.out_refund_no);
+          if (!held) return tl::unexpected(held.error());
+          if (*held && (*held)->status == core::RefundStatus::kProcessing) {
+            (*held)->status = core::RefundStatus::kClosed;
+            if (auto w = tx.upsert_refund(**held); !w) return w;
+          }
+        }
+        if (!r->record.merchant.empty()) {
+          if (auto w = tx.put_refund_request(r->record); !w) return w;
+        }
+        auto ledger = tx.find_refund(c.merchant, c.out_refund_no);
+        if (!ledger) return tl::unexpected(ledger.error());
+        if (*ledger) r->details.refund = **ledger;
+        if (!r->record.merchant.empty()) r->details.request = r->record;
+        auto o = tx.find_order(c.merchant, c.out_trade_no);
+        if (!o) return tl::unexpected(o.error());
+        if (*o) r->stored_order = **o;
+        return {};
+      },
+      [r](core::Result<void> w) {
+        if (!w) return r->done(tl::unexpected(w.error()));
+        r->answer(merchant_status(r->record.status));
       });
 }
 

@@ -54,6 +54,21 @@ struct SyncResult {
   std::string applied;      // "applied", "duplicate", "anomaly" or "" when nothing was final
 };
 
+struct RefundCommand {
+  std::string merchant;
+  std::string out_trade_no;
+  std::string out_refund_no;
+  int64_t amount = 0;
+  std::string reason;
+};
+
+struct RefundResult {
+  PaymentStatus status = PaymentStatus::kPending;  // how the refund call ended
+  store::RefundDetails details;                    // the ledger entry and the request
+  core::Order order;                               // after anything applied
+  std::string applied;  // "applied", "duplicate", "anomaly" or "" when nothing was final
+};
+
 class Payments {
  public:
   Payments(store::Store& store, const core::Clock& clock, obs::Metrics& metrics, LinkOf links);
@@ -70,10 +85,21 @@ class Payments {
   // here alone). A trade found paid is applied as paid and the close refused.
   void close(std::string merchant, std::string out_trade_no,
              std::function<void(core::Result<SyncResult>)> done);
+  // Refunds part of a paid order. The amount is checked against the ledger (what was paid,
+  // refunded and is being refunded) and held in the same transaction, before the provider is
+  // asked; the same request again returns the stored answer or re-sends the identical call
+  // while its outcome is unknown (same out_refund_no: never a second refund).
+  void refund(RefundCommand command, std::function<void(core::Result<RefundResult>)> done);
+  // Asks the provider for the refund now; a final state is applied like a callback.
+  void refund_sync(std::string merchant, std::string out_refund_no,
+                   std::function<void(core::Result<RefundResult>)> done);
 
  private:
   struct Create;
   struct Sync;
+  struct RefundRun;
+  void send_refund(std::shared_ptr<RefundRun> r, bool query);
+  void record_refund(std::shared_ptr<RefundRun> r, bool query, net::UpstreamResult result);
   // The order and the link a sync or close works with; null after answering `done` itself.
   std::shared_ptr<Sync> begin(std::string merchant, std::string out_trade_no,
                               std::function<void(core::Result<SyncResult>)> done, bool closing);

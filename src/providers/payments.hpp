@@ -62,6 +62,21 @@ struct QueryAnswer : Answer {
   std::optional<core::PaymentEvent> event;
 };
 
+struct RefundOrder {
+  std::string out_trade_no;
+  std::string out_refund_no;
+  int64_t amount = 0;  // this refund, minor units
+  int64_t total = 0;   // the order's total, as the provider checks it
+  std::string currency = "CNY";
+  std::string reason;  // shown to the buyer
+};
+
+struct RefundAnswer : Answer {
+  std::string refund_status;  // the provider's word (PROCESSING, SUCCESS, CLOSED, ABNORMAL)
+  // A final state to apply through the pipeline; none while PROCESSING.
+  std::optional<core::PaymentEvent> event;
+};
+
 // One merchant's outbound API at one provider. Immutable after build; thread-safe.
 class PaymentApi {
  public:
@@ -94,6 +109,18 @@ class PaymentApi {
   [[nodiscard]] virtual core::Result<net::HttpRequest> close_request(
       std::string_view base_url, std::string_view out_trade_no, int64_t now_unix) const = 0;
   [[nodiscard]] virtual Answer read_close(const net::HttpResponse& r, int64_t now_unix) const = 0;
+
+  [[nodiscard]] virtual core::Result<void> validate_refund(const RefundOrder& r) const = 0;
+  // The same refund gives the same body: a re-sent refund with its out_refund_no is the same
+  // refund at the provider, never a second one.
+  [[nodiscard]] virtual core::Result<net::HttpRequest> refund_request(
+      std::string_view base_url, const RefundOrder& r, int64_t now_unix) const = 0;
+  [[nodiscard]] virtual core::Result<net::HttpRequest> refund_query_request(
+      std::string_view base_url, std::string_view out_refund_no, int64_t now_unix) const = 0;
+  // Reads the answer to a refund or to a refund query (the same refund object).
+  [[nodiscard]] virtual RefundAnswer read_refund(std::string_view out_refund_no,
+                                                 const net::HttpResponse& r,
+                                                 int64_t now_unix) const = 0;
 };
 
 }  // namespace paygate::providers

@@ -63,6 +63,34 @@ struct Payment {
   int64_t updated_at_ms = 0;
 };
 
+// A refund paygate asked a provider for; its ledger entry is the refunds row of the same
+// out_refund_no (PROCESSING while the amount is held). `status` is the call's, as for payments:
+// kCreating asked, kCreated accepted by the provider, kRefused, kUnknown.
+struct RefundRequest {
+  std::string merchant;
+  std::string out_refund_no;
+  std::string out_trade_no;
+  std::string provider;
+  std::string request;  // the merchant's request (JSON): a re-send is the identical call
+  PaymentStatus status = PaymentStatus::kCreating;
+  std::string error_code;
+  std::string error_message;
+  std::string refund_status;  // the provider's last word (PROCESSING, SUCCESS, ...)
+  int attempts = 0;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+
+struct RefundTotals {
+  int64_t count = 0;       // refunds of the order, whatever their status
+  int64_t processing = 0;  // amount held by refunds still PROCESSING
+};
+
+struct RefundDetails {
+  core::Refund refund;
+  std::optional<RefundRequest> request;  // when paygate asked for it
+};
+
 // An Idempotency-Key of the merchant API: the first request's answer is kept for repeats.
 enum class KeyClaim {
   kNew,         // claimed: go on, then finish or release it
@@ -195,6 +223,11 @@ class Tx {
       std::string_view merchant, std::string_view out_trade_no) = 0;
   // Inserts or replaces the payment of (merchant, out_trade_no).
   [[nodiscard]] virtual core::Result<void> put_payment(const Payment& p) = 0;
+  [[nodiscard]] virtual core::Result<std::optional<RefundRequest>> find_refund_request(
+      std::string_view merchant, std::string_view out_refund_no) = 0;
+  [[nodiscard]] virtual core::Result<void> put_refund_request(const RefundRequest& r) = 0;
+  [[nodiscard]] virtual core::Result<RefundTotals> refund_totals(std::string_view merchant,
+                                                                 std::string_view out_trade_no) = 0;
   // Claims `key` for a request whose content hashes to `request_hash`, until `lease_until_ms`
   // (a claim whose lease ran out, its holder gone, is taken over).
   [[nodiscard]] virtual core::Result<IdempotencyClaim> claim_idempotency_key(
@@ -276,6 +309,8 @@ class Store {
       std::string_view merchant, std::string_view out_trade_no) = 0;
   [[nodiscard]] virtual core::Result<std::vector<InboxEntry>> anomalies(std::string_view merchant,
                                                                         int limit) = 0;
+  [[nodiscard]] virtual core::Result<std::optional<RefundDetails>> refund_details(
+      std::string_view merchant, std::string_view out_refund_no) = 0;
   [[nodiscard]] virtual core::Result<std::optional<InboxEntry>> inbox_entry(int64_t id) = 0;
   [[nodiscard]] virtual core::Result<std::vector<OutboxEvent>> outbox_for_order(
       std::string_view merchant, std::string_view out_trade_no) = 0;

@@ -25,6 +25,10 @@ class FaultyStore final : public store::Store {
                                                                  std::string_view o) override {
     return inner_.order_details(m, o);
   }
+  core::Result<std::optional<store::RefundDetails>> refund_details(std::string_view m,
+                                                                   std::string_view r) override {
+    return inner_.refund_details(m, r);
+  }
   core::Result<std::vector<store::InboxEntry>> anomalies(std::string_view m, int l) override {
     return inner_.anomalies(m, l);
   }
@@ -100,6 +104,17 @@ class FaultyStore final : public store::Store {
     }
     core::Result<void> put_payment(const store::Payment& p) override {
       PAYGATE_FAULT(in_.put_payment(p))
+    }
+    core::Result<std::optional<store::RefundRequest>> find_refund_request(
+        std::string_view m, std::string_view r) override {
+      PAYGATE_FAULT(in_.find_refund_request(m, r))
+    }
+    core::Result<void> put_refund_request(const store::RefundRequest& r) override {
+      PAYGATE_FAULT(in_.put_refund_request(r))
+    }
+    core::Result<store::RefundTotals> refund_totals(std::string_view m,
+                                                    std::string_view o) override {
+      PAYGATE_FAULT(in_.refund_totals(m, o))
     }
     core::Result<store::IdempotencyClaim> claim_idempotency_key(std::string_view m,
                                                                 std::string_view k,

@@ -33,9 +33,10 @@ class Payments : public Gateway {
     if (!key.empty()) h.emplace_back("Idempotency-Key", key);
     return c.request("POST", url("/v1/payments"), h, body.dump(), 10s);
   }
-  void fault(const std::string& operation, const std::string& kind, int ms = 0) {
+  void fault(const std::string& operation, const std::string& kind, int ms = 0, int count = 1) {
     auto r = provider("POST", "/sim/faults",
-                      json{{"operation", operation}, {"kind", kind}, {"ms", ms}}.dump());
+                      json{{"operation", operation}, {"kind", kind}, {"ms", ms}, {"count", count}}
+                          .dump());
     ASSERT_EQ(r.status, 200) << r.body;
   }
   std::string order_state(const std::string& otn) {
@@ -331,6 +332,135 @@ TEST_F(Payments, BadRequestsGetAClearErrorAndCreateNothing) {
   stop(SIGTERM);
   EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM orders"), 0);
   EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM payments"), 0);
+}
+
+class Refunds : public Payments {
+ protected:
+  // A paid order of 100 fen.
+  void paid(const std::string& otn) {
+    ASSERT_EQ(create(create_body(otn)).status, 201);
+    ASSERT_EQ(provider("POST", "/sim/trades/" + otn + "/pay").status, 200);
+    ASSERT_TRUE(wait_state(otn, "PAID"));
+  }
+  sim::HttpResult refund(const std::string& otn, const std::string& orn, int64_t amount,
+                         const std::string& key = {}) {
+    sim::HttpClient c;
+    std::vector<std::pair<std::string, std::string>> h = {
+        {"Authorization", "Bearer " + token_}, {"Content-Type", "application/json"}};
+    if (!key.empty()) h.emplace_back("Idempotency-Key", key);
+    return c.request("POST", url("/v1/refunds"), h,
+                     json{{"out_trade_no", otn}, {"out_refund_no", orn}, {"amount", amount},
+                          {"reason", "returned goods"}}.dump(),
+                     10s);
+  }
+  std::string refund_status(const std::string& orn) {
+    return json::parse(api("GET", "/v1/refunds/" + orn).body, nullptr, false).value("status", "?");
+  }
+  bool wait_refund(const std::string& orn, const std::string& status) {
+    for (int i = 0; i < 200; ++i) {
+      if (refund_status(orn) == status) return true;
+      std::this_thread::sleep_for(25ms);
+    }
+    return false;
+  }
+};
+
+TEST_F(Refunds, PartialRefundsAreHeldCheckedAgainstTheLedgerAndCompletedByTheirCallbacks) {
+  start_provider();
+  start();
+  paid("RFD-000001");
+  auto r = refund("RFD-000001", "RFD-000001-R1", 30);
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto j = json::parse(r.body);
+  EXPECT_EQ(j["status"], "PROCESSING");  // held until WeChat Pay says how it ended
+  EXPECT_EQ(j["request"]["status"], "created");
+  ASSERT_TRUE(wait_refund("RFD-000001-R1", "SUCCESS")) << slurp(dir_ / "server.log");
+  EXPECT_EQ(order_state("RFD-000001"), "PARTIALLY_REFUNDED");
+  // 70 left: 80 is refused here, before WeChat Pay is asked.
+  auto over = refund("RFD-000001", "RFD-000001-R2", 80);
+  EXPECT_EQ(over.status, 409) << over.body;
+  EXPECT_NE(over.body.find("left to refund (70 of 100"), std::string::npos) << over.body;
+  EXPECT_EQ(metric("paygate_provider_calls_total{provider=\"wechatpay_v3\",operation=\"refund\","
+                   "outcome=\"ok\"}"),
+            1);
+  auto rest = refund("RFD-000001", "RFD-000001-R3", 70);
+  ASSERT_EQ(rest.status, 201) << rest.body;
+  ASSERT_TRUE(wait_refund("RFD-000001-R3", "SUCCESS"));
+  EXPECT_EQ(order_state("RFD-000001"), "REFUNDED");
+  // The same refund again is the stored answer; its number with other content a conflict.
+  EXPECT_EQ(refund("RFD-000001", "RFD-000001-R3", 70).status, 201);
+  EXPECT_EQ(refund("RFD-000001", "RFD-000001-R3", 60).status, 409);
+  EXPECT_EQ(refund("RFD-000001", "RFD-000001-R4", 1).status, 409);  // nothing left
+  stop(SIGTERM);
+  EXPECT_EQ(scalar(db(), "SELECT refunded FROM orders WHERE out_trade_no = 'RFD-000001'"), 100);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM refunds"), 2);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox WHERE event_type = 'refund.succeeded'"), 2);
+}
+
+TEST_F(Refunds, RefundsInFlightHoldTheirAmountSoConcurrentRequestsCannotOverRefund) {
+  start_provider();
+  start();
+  paid("RFD-000002");
+  fault("refund", "slow", 300);
+  auto a = std::async(std::launch::async, [&] { return refund("RFD-000002", "RFD-000002-A", 60); });
+  std::this_thread::sleep_for(50ms);
+  auto b = refund("RFD-000002", "RFD-000002-B", 60);
+  EXPECT_EQ(b.status, 409) << b.body;  // 60 of the 100 are held by A
+  EXPECT_NE(b.body.find("60 being refunded"), std::string::npos) << b.body;
+  EXPECT_EQ(a.get().status, 201);
+}
+
+TEST_F(Refunds, ALostRefundCallbackOrATimedOutRefundIsResolvedByQuery) {
+  start_provider();
+  start();
+  paid("RFD-000003");
+  fault("refund", "drop-callback");
+  ASSERT_EQ(refund("RFD-000003", "RFD-000003-R1", 40).status, 201);
+  std::this_thread::sleep_for(400ms);
+  EXPECT_EQ(refund_status("RFD-000003-R1"), "PROCESSING");
+  auto s = api("POST", "/v1/refunds/RFD-000003-R1/sync");
+  ASSERT_EQ(s.status, 200) << s.body;
+  EXPECT_EQ(json::parse(s.body)["status"], "SUCCESS");
+  EXPECT_EQ(json::parse(s.body)["applied"], "applied");
+  EXPECT_EQ(json::parse(s.body)["order_state"], "PARTIALLY_REFUNDED");
+
+  // A refund is retried with its out_refund_no (the same refund); when every attempt's answer
+  // is lost it is pending, never failed; the amount stays held; a query settles it.
+  fault("refund", "timeout", 3000, 3);
+  auto t = refund("RFD-000003", "RFD-000003-R2", 60);
+  ASSERT_EQ(t.status, 202) << t.body;
+  EXPECT_EQ(json::parse(t.body)["request"]["status"], "pending");
+  EXPECT_EQ(refund("RFD-000003", "RFD-000003-R9", 1).status, 409);  // 40 done + 60 held
+  ASSERT_TRUE(wait_refund("RFD-000003-R2", "SUCCESS"));  // its callback came after all
+  auto q = api("POST", "/v1/refunds/RFD-000003-R2/sync");
+  ASSERT_EQ(q.status, 200) << q.body;
+  EXPECT_EQ(json::parse(q.body)["applied"], "duplicate");
+  stop(SIGTERM);
+  EXPECT_EQ(scalar(db(), "SELECT refunded FROM orders WHERE out_trade_no = 'RFD-000003'"), 100);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM outbox WHERE event_type = 'refund.succeeded'"), 2);
+}
+
+TEST_F(Refunds, BadRefundRequestsGetAClearErrorAndHoldNothing) {
+  start_provider();
+  start();
+  ASSERT_EQ(create(create_body("RFD-000004")).status, 201);
+  EXPECT_EQ(refund("RFD-000004", "RFD-000004-R1", 10).status, 409);  // not paid
+  EXPECT_EQ(refund("NOPE-000001", "NOPE-000001-R1", 10).status, 404);
+  paid("RFD-000005");
+  EXPECT_EQ(refund("RFD-000005", "RFD-000005-R1", 0).status, 400);
+  EXPECT_EQ(refund("RFD-000005", "RFD-000005-R1", 101).status, 409);
+  sim::HttpClient c;
+  for (const std::string body :
+       {"{", "[]", R"({"out_trade_no":"RFD-000005","amount":10})",
+        R"({"out_trade_no":"RFD-000005","out_refund_no":"X-1","amount":"10"})",
+        R"({"out_trade_no":"RFD-000005","out_refund_no":"X-1","amount":10,"extra":1})"}) {
+    auto r = c.request("POST", url("/v1/refunds"), {{"Authorization", "Bearer " + token_}}, body, 5s);
+    EXPECT_EQ(r.status, 400) << body << " -> " << r.body;
+  }
+  EXPECT_EQ(api("GET", "/v1/refunds/NOPE-R").status, 404);
+  stop(SIGTERM);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM refunds"), 0);
+  EXPECT_EQ(scalar(db(), "SELECT COUNT(*) FROM refund_requests"), 0);
 }
 
 }  // namespace

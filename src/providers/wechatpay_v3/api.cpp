@@ -290,4 +290,94 @@ Answer Client::read_close(const net::HttpResponse& r, int64_t now_unix) const {
   return a;
 }
 
+core::Result<void> Client::validate_refund(const RefundOrder& r) const {
+  if (r.currency != "CNY") {
+    return fail(ErrorCode::kInvalidArgument, "WeChat Pay APIv3 domestic refunds are in CNY");
+  }
+  if (r.reason.size() > 80) return fail(ErrorCode::kInvalidArgument, "reason is longer than 80 bytes");
+  if (r.amount <= 0 || r.amount > r.total) {
+    return fail(ErrorCode::kInvalidArgument, "amount must be positive and at most the order total");
+  }
+  return {};
+}
+
+core::Result<net::HttpRequest> Client::refund_request(std::string_view base_url,
+                                                      const RefundOrder& r,
+                                                      int64_t now_unix) const {
+  if (auto v = validate_refund(r); !v) return tl::unexpected(v.error());
+  ojson b;
+  b["out_trade_no"] = r.out_trade_no;
+  b["out_refund_no"] = r.out_refund_no;
+  if (!r.reason.empty()) b["reason"] = r.reason;
+  b["notify_url"] = api_.notify_url;
+  b["amount"] = {{"refund", r.amount}, {"total", r.total}, {"currency", r.currency}};
+  return signed_request("POST", base_url, "/v3/refund/domestic/refunds", b.dump(), now_unix);
+}
+
+core::Result<net::HttpRequest> Client::refund_query_request(std::string_view base_url,
+                                                            std::string_view out_refund_no,
+                                                            int64_t now_unix) const {
+  return signed_request("GET", base_url,
+                        "/v3/refund/domestic/refunds/" + encode_path_segment(out_refund_no), "",
+                        now_unix);
+}
+
+RefundAnswer Client::read_refund(std::string_view out_refund_no, const net::HttpResponse& r,
+                                 int64_t now_unix) const {
+  RefundAnswer out;
+  if (r.status < 200 || r.status > 299) {
+    static_cast<Answer&>(out) = error_answer(r, AnswerKind::kRefused);
+    if (r.status == 404 || out.code == "RESOURCE_NOT_EXISTS") out.kind = AnswerKind::kNotFound;
+    return out;
+  }
+  if (auto v = verify(r, now_unix); !v) {
+    static_cast<Answer&>(out) = unverified(v.error());
+    return out;
+  }
+  auto doc = nlohmann::json::parse(r.body, nullptr, false);
+  auto text = [&](const char* k) -> std::string {
+    auto it = doc.is_object() ? doc.find(k) : doc.end();
+    return it != doc.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const auto amount = doc.is_object() ? doc.find("amount") : doc.end();
+  const bool amounts = amount != doc.end() && amount->is_object() &&
+                       amount->contains("refund") && (*amount)["refund"].is_number_integer() &&
+                       amount->contains("total") && (*amount)["total"].is_number_integer();
+  out.refund_status = text("status");
+  if (text("out_refund_no") != out_refund_no || text("out_trade_no").empty() ||
+      out.refund_status.empty() || !amounts) {
+    out.kind = AnswerKind::kUnknown;
+    out.code = "ANSWER_UNREADABLE";
+    out.message = "not this refund, or fields missing";
+    return out;
+  }
+  out.kind = AnswerKind::kOk;
+  core::PaymentEvent e;
+  if (out.refund_status == "SUCCESS") {
+    e.kind = core::EventKind::kRefundSucceeded;
+  } else if (out.refund_status == "CLOSED") {
+    e.kind = core::EventKind::kRefundClosed;
+  } else if (out.refund_status == "ABNORMAL") {
+    e.kind = core::EventKind::kRefundAbnormal;
+  } else {
+    return out;  // PROCESSING: not final
+  }
+  e.provider = "wechatpay_v3";
+  e.provider_event = "REFUND_ANSWER/" + out.refund_status;
+  e.mchid = settings_.mchid;  // an answer to our own signed request names no mchid
+  e.out_trade_no = text("out_trade_no");
+  e.transaction_id = text("transaction_id");
+  e.out_refund_no = std::string(out_refund_no);
+  e.refund_id = text("refund_id");
+  e.success_time = text("success_time");
+  e.total = (*amount)["total"].get<int64_t>();
+  e.refund_amount = (*amount)["refund"].get<int64_t>();
+  if (auto c = amount->find("currency"); c != amount->end() && c->is_string()) {
+    e.currency = c->get<std::string>();
+  }
+  e.notification_id = "answer:" + e.business_key();
+  out.event = std::move(e);
+  return out;
+}
+
 }  // namespace paygate::providers::wechatpay_v3

@@ -44,6 +44,14 @@ class Client final : public PaymentApi {
                                                std::string_view out_trade_no,
                                                int64_t now_unix) const override;
   Answer read_close(const net::HttpResponse& r, int64_t now_unix) const override;
+  core::Result<void> validate_refund(const RefundOrder& r) const override;
+  core::Result<net::HttpRequest> refund_request(std::string_view base_url, const RefundOrder& r,
+                                                int64_t now_unix) const override;
+  core::Result<net::HttpRequest> refund_query_request(std::string_view base_url,
+                                                      std::string_view out_refund_no,
+                                                      int64_t now_unix) const override;
+  RefundAnswer read_refund(std::string_view out_refund_no, const net::HttpResponse& r,
+                           int64_t now_unix) const override;
 
   // The body of a create call (deterministic: the same request gives the same bytes).
   core::Result<std::string> create_body(const PaymentRequest& p) const;

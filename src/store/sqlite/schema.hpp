@@ -152,6 +152,22 @@ CREATE TABLE IF NOT EXISTS payments (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS payments_unsettled ON payments(merchant, out_trade_no)
   WHERE status IN ('creating', 'unknown');
+-- Refunds paygate asked a provider for (the ledger entry is the refunds row).
+CREATE TABLE IF NOT EXISTS refund_requests (
+  merchant TEXT NOT NULL,
+  out_refund_no TEXT NOT NULL,
+  out_trade_no TEXT NOT NULL,
+  provider TEXT NOT NULL,
+  request TEXT NOT NULL,
+  status TEXT NOT NULL,
+  error_code TEXT NOT NULL DEFAULT '',
+  error_message TEXT NOT NULL DEFAULT '',
+  refund_status TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (merchant, out_refund_no)
+) WITHOUT ROWID;
 -- Idempotency-Key of the merchant API: status 0 while the first request runs (leased).
 CREATE TABLE IF NOT EXISTS idempotency_keys (
   merchant TEXT NOT NULL,

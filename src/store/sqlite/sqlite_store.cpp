@@ -64,9 +64,10 @@ core::Refund read_refund(const Stmt& s) {
   r.refund_id = s.text(3);
   r.amount = s.i64(4);
   auto st = s.text(5);
-  r.status = st == "SUCCESS"  ? core::RefundStatus::kSucceeded
-             : st == "CLOSED" ? core::RefundStatus::kClosed
-                              : core::RefundStatus::kAbnormal;
+  r.status = st == "SUCCESS"      ? core::RefundStatus::kSucceeded
+             : st == "CLOSED"     ? core::RefundStatus::kClosed
+             : st == "PROCESSING" ? core::RefundStatus::kProcessing
+                                  : core::RefundStatus::kAbnormal;
   r.success_time = s.text(6);
   return r;
 }
@@ -155,6 +156,34 @@ Result<std::optional<Payment>> query_payment(Db& db, std::string_view merchant,
   p.created_at_ms = s.i64(11);
   p.updated_at_ms = s.i64(12);
   return std::optional<Payment>(std::move(p));
+}
+
+Result<std::optional<RefundRequest>> query_refund_request(Db& db, std::string_view merchant,
+                                                         std::string_view out_refund_no) {
+  auto st = db.prepare(
+      "SELECT merchant, out_refund_no, out_trade_no, provider, request, status, error_code, "
+      "error_message, refund_status, attempts, created_at_ms, updated_at_ms FROM refund_requests "
+      "WHERE merchant = ?1 AND out_refund_no = ?2");
+  if (!st) return tl::unexpected(st.error());
+  (*st)->bind(1, merchant).bind(2, out_refund_no);
+  const int rc = (*st)->step();
+  if (rc == SQLITE_DONE) return std::optional<RefundRequest>{};
+  if (rc != SQLITE_ROW) return tl::unexpected(db.error("find refund request"));
+  const Stmt& s = **st;
+  RefundRequest r;
+  r.merchant = s.text(0);
+  r.out_refund_no = s.text(1);
+  r.out_trade_no = s.text(2);
+  r.provider = s.text(3);
+  r.request = s.text(4);
+  r.status = parse_payment_status(s.text(5)).value_or(PaymentStatus::kUnknown);
+  r.error_code = s.text(6);
+  r.error_message = s.text(7);
+  r.refund_status = s.text(8);
+  r.attempts = static_cast<int>(s.i64(9));
+  r.created_at_ms = s.i64(10);
+  r.updated_at_ms = s.i64(11);
+  return std::optional<RefundRequest>(std::move(r));
 }
 
 // Orders per state, changed by one unit of work or one transaction.
@@ -305,6 +334,35 @@ class SqliteTx final : public Tx {
         .bind(9, p.error_message).bind(10, p.trade_state).bind(11, int64_t{p.attempts})
         .bind(12, p.created_at_ms).bind(13, p.updated_at_ms);
     return expect_done(db_, **st, "put payment");
+  }
+
+  Result<std::optional<RefundRequest>> find_refund_request(std::string_view merchant,
+                                                          std::string_view out_refund_no) override {
+    return query_refund_request(db_, merchant, out_refund_no);
+  }
+
+  Result<void> put_refund_request(const RefundRequest& r) override {
+    auto st = db_.prepare(
+        "INSERT OR REPLACE INTO refund_requests (merchant, out_refund_no, out_trade_no, provider, "
+        "request, status, error_code, error_message, refund_status, attempts, created_at_ms, "
+        "updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+    if (!st) return tl::unexpected(st.error());
+    (*st)->bind(1, r.merchant).bind(2, r.out_refund_no).bind(3, r.out_trade_no)
+        .bind(4, r.provider).bind(5, r.request).bind(6, to_string(r.status))
+        .bind(7, r.error_code).bind(8, r.error_message).bind(9, r.refund_status)
+        .bind(10, int64_t{r.attempts}).bind(11, r.created_at_ms).bind(12, r.updated_at_ms);
+    return expect_done(db_, **st, "put refund request");
+  }
+
+  Result<RefundTotals> refund_totals(std::string_view merchant,
+                                     std::string_view out_trade_no) override {
+    auto st = db_.prepare(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN status = 'PROCESSING' THEN amount END), 0) "
+        "FROM refunds WHERE merchant = ?1 AND out_trade_no = ?2");
+    if (!st) return tl::unexpected(st.error());
+    (*st)->bind(1, merchant).bind(2, out_trade_no);
+    if ((*st)->step() != SQLITE_ROW) return tl::unexpected(db_.error("refund totals"));
+    return RefundTotals{(*st)->i64(0), (*st)->i64(1)};
   }
 
   Result<IdempotencyClaim> claim_idempotency_key(std::string_view merchant, std::string_view key,
@@ -609,6 +667,34 @@ class SqliteStore final : public Store {
     Db& db = *reader_;
     if (auto r = db.run("BEGIN"); !r) return tl::unexpected(r.error());
     auto out = read_details(db, merchant, out_trade_no);
+    (void)db.run("COMMIT");
+    return out;
+  }
+
+  Result<std::optional<RefundDetails>> refund_details(std::string_view merchant,
+                                                      std::string_view out_refund_no) override {
+    std::lock_guard lock(read_mu_);
+    if (!reader_) return fail(ErrorCode::kStoreUnavailable, "store is closed");
+    ReadScope scope(reader_.get());
+    Db& db = *reader_;
+    if (auto r = db.run("BEGIN"); !r) return tl::unexpected(r.error());
+    auto out = [&]() -> Result<std::optional<RefundDetails>> {
+      auto st = db.prepare(
+          "SELECT merchant, out_refund_no, out_trade_no, refund_id, amount, status, success_time "
+          "FROM refunds WHERE merchant = ?1 AND out_refund_no = ?2");
+      if (!st) return tl::unexpected(st.error());
+      (*st)->bind(1, merchant).bind(2, out_refund_no);
+      const int rc = (*st)->step();
+      if (rc == SQLITE_DONE) return std::optional<RefundDetails>{};
+      if (rc != SQLITE_ROW) return tl::unexpected(db.error("find refund"));
+      RefundDetails d;
+      d.refund = read_refund(**st);
+      (*st)->reset();
+      auto req = query_refund_request(db, merchant, out_refund_no);
+      if (!req) return tl::unexpected(req.error());
+      d.request = std::move(*req);
+      return std::optional<RefundDetails>(std::move(d));
+    }();
     (void)db.run("COMMIT");
     return out;
   }

@@ -275,5 +275,55 @@ TEST(WechatPayV3Api, CloseIsASignedPostAndItsEmptyAnswerIsVerifiedToo) {
   EXPECT_EQ(c.read_close(error_answer(400, "ORDERPAID"), kNow).code, "ORDERPAID");
 }
 
+std::string refund_object(const std::string& status, const std::string& orn = "R1") {
+  json j = {{"refund_id", "50300000000000000000000000001"}, {"out_refund_no", orn},
+            {"transaction_id", "4200000000000000000000000001"}, {"out_trade_no", "order-1"},
+            {"status", status}, {"amount", {{"total", 100}, {"refund", 30}, {"currency", "CNY"}}}};
+  if (status == "SUCCESS") j["success_time"] = "2024-06-10T16:00:00+08:00";
+  return j.dump();
+}
+
+TEST(WechatPayV3Api, ARefundIsSignedWithItsNumberAndItsAnswerMapsToARefundEvent) {
+  auto c = client();
+  RefundOrder r{"order-1", "R1", 30, 100, "CNY", "returned"};
+  auto req = c.refund_request("https://api.mch.weixin.qq.com", r, kNow);
+  ASSERT_TRUE(req) << req.error().detail;
+  EXPECT_EQ(req->url, "https://api.mch.weixin.qq.com/v3/refund/domestic/refunds");
+  auto body = json::parse(req->body);
+  EXPECT_EQ(body["out_refund_no"], "R1");
+  EXPECT_EQ(body["amount"], (json{{"refund", 30}, {"total", 100}, {"currency", "CNY"}}));
+  EXPECT_EQ(body["notify_url"], "https://pay.example.com/notify/wechatpay/v3/m1");
+  EXPECT_TRUE(parse_authorization(header(*req, "Authorization")));
+  EXPECT_FALSE(c.refund_request("x", RefundOrder{"order-1", "R1", 101, 100, "CNY", ""}, kNow));
+  EXPECT_FALSE(c.refund_request("x", RefundOrder{"order-1", "R1", 1, 100, "USD", ""}, kNow));
+
+  auto processing = c.read_refund("R1", signed_answer(200, refund_object("PROCESSING")), kNow);
+  EXPECT_EQ(processing.kind, AnswerKind::kOk);
+  EXPECT_EQ(processing.refund_status, "PROCESSING");
+  EXPECT_FALSE(processing.event);  // not final
+  auto done = c.read_refund("R1", signed_answer(200, refund_object("SUCCESS")), kNow);
+  ASSERT_TRUE(done.event);
+  EXPECT_EQ(done.event->kind, core::EventKind::kRefundSucceeded);
+  EXPECT_EQ(done.event->refund_amount, 30);
+  EXPECT_EQ(done.event->total, 100);
+  EXPECT_EQ(done.event->mchid, "1900000109");
+  EXPECT_EQ(done.event->out_refund_no, "R1");
+  auto closed = c.read_refund("R1", signed_answer(200, refund_object("CLOSED")), kNow);
+  ASSERT_TRUE(closed.event);
+  EXPECT_EQ(closed.event->kind, core::EventKind::kRefundClosed);
+  // Another refund's answer, a forged one, a refusal, an unknown number.
+  EXPECT_EQ(c.read_refund("R1", signed_answer(200, refund_object("SUCCESS", "R2")), kNow).kind,
+            AnswerKind::kUnknown);
+  auto forged = signed_answer(200, refund_object("PROCESSING"));
+  forged.body = refund_object("SUCCESS");
+  EXPECT_FALSE(c.read_refund("R1", forged, kNow).event);
+  EXPECT_EQ(c.read_refund("R1", error_answer(400, "NOT_ENOUGH"), kNow).kind, AnswerKind::kRefused);
+  EXPECT_EQ(c.read_refund("R1", error_answer(404, "RESOURCE_NOT_EXISTS"), kNow).kind,
+            AnswerKind::kNotFound);
+  auto q = c.refund_query_request("https://h", "R 1/x", kNow);
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->url, "https://h/v3/refund/domestic/refunds/R%201%2Fx");
+}
+
 }  // namespace
 }  // namespace paygate::providers::wechatpay_v3
