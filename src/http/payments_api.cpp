@@ -135,7 +135,10 @@ ojson refund_json(const store::RefundDetails& d, const core::Order* order) {
   if (d.request) {
     const auto& q = *d.request;
     j["request"] = {{"status", merchant_status_of(q.status)}, {"attempts", q.attempts}};
-    if (!q.refund_status.empty()) j["request"]["provider_status"] = q.refund_status;
+    // The provider's word at the last call; the ledger's status above is the one that counts.
+    if (!q.refund_status.empty() && d.refund.status == core::RefundStatus::kProcessing) {
+      j["request"]["provider_status"] = q.refund_status;
+    }
     if (!q.error_code.empty()) {
       j["provider_error"] = {{"code", q.error_code}, {"message", q.error_message}};
     }
