@@ -6,6 +6,7 @@
 #include "app/sim_cli.hpp"
 #include "sim/receiver.hpp"
 #include "sim/wechatpay_v3_api.hpp"
+#include "app/sign.hpp"
 #include "app/verify.hpp"
 
 int main(int argc, char** argv) {
@@ -29,14 +30,46 @@ int main(int argc, char** argv) {
   v3->add_option("--headers", va.headers_file, "file of 'Name: value' lines")->required();
   v3->add_option("--body", va.body_file, "file holding the exact raw body")->required();
   v3->add_option("--key", va.keys, "SERIAL=PEMFILE (certificate or public key)")->required();
-  v3->add_option("--apiv3-key-file", va.apiv3_key_file, "file holding the APIv3 key")->required();
+  v3->add_option("--apiv3-key-file", va.apiv3_key_file,
+                 "file holding the APIv3 key (callbacks; not with --response)");
   v3->add_option("--now", va.now, "receiver clock, unix seconds (default: now)");
+  v3->add_flag("--response", va.response,
+               "the body is WeChat Pay's answer to a request paygate made (signature only)");
+
+  paygate::app::SignV3Args sv3;
+  paygate::app::SignFormArgs sform;
+  auto* sign = app.add_subcommand("sign", "show what a provider request's signature covers");
+  sign->require_subcommand(1);
+  auto* s3 = sign->add_subcommand("wechatpay-v3", "the Authorization of a WeChat Pay APIv3 request");
+  s3->add_option("--method", sv3.method, "HTTP method")->capture_default_str();
+  s3->add_option("--url", sv3.url, "path and query as sent (or the full URL)")->required();
+  s3->add_option("--body", sv3.body_file, "file holding the exact body (none for GET)");
+  s3->add_option("--mchid", sv3.mchid, "merchant id")->required();
+  s3->add_option("--serial-no", sv3.serial_no, "merchant API certificate serial")->required();
+  s3->add_option("--key-file", sv3.key_file, "merchant API private key (PEM)")->required();
+  s3->add_option("--timestamp", sv3.timestamp, "unix seconds (default: now)");
+  s3->add_option("--nonce", sv3.nonce, "nonce (default: random)");
+  s3->add_option("--pay-sign", sv3.pay_sign, "also the front-end parameters: jsapi or app")
+      ->check(CLI::IsMember({"jsapi", "app"}));
+  s3->add_option("--appid", sv3.appid, "appid (with --pay-sign)");
+  s3->add_option("--prepay-id", sv3.prepay_id, "prepay_id (with --pay-sign)");
+  auto* sali = sign->add_subcommand("alipay", "the sign of an Alipay gateway request");
+  sali->add_option("--param", sform.params, "name=value, raw (repeatable)");
+  sali->add_option("--form", sform.form_file, "file holding an urlencoded form");
+  sali->add_option("--key-file", sform.key_file, "app private key (PEM)")->required();
+  auto* s2 = sign->add_subcommand("wechatpay-v2", "the sign of a WeChat Pay APIv2 request");
+  s2->add_option("--param", sform.params, "name=value, raw (repeatable)");
+  s2->add_option("--xml", sform.form_file, "file holding the XML request");
+  s2->add_option("--api-key-file", sform.key_file, "file holding the APIv2 key")->required();
+  s2->add_option("--sign-type", sform.sign_type, "MD5 or HMAC-SHA256")->capture_default_str();
 
   paygate::app::VerifyAlipayArgs vaa;
   auto* ali = verify->add_subcommand("alipay", "an Alipay async notification (form body)");
   ali->add_option("--body", vaa.body_file, "file holding the exact form body")->required();
   ali->add_option("--key", vaa.key_file, "Alipay public key or Alipay public-key certificate PEM")
       ->required();
+  ali->add_option("--response", vaa.response_method,
+                  "the body is the gateway's JSON answer to this method (e.g. alipay.trade.query)");
 
   paygate::app::VerifyV2Args v2a;
   auto* v2 = verify->add_subcommand("wechatpay-v2", "a WeChat Pay APIv2 notification (XML body)");
@@ -162,6 +195,9 @@ int main(int argc, char** argv) {
   try {
     if (*serve) return paygate::app::serve(config, verify_only, port_file, allow_readable_secrets);
     if (*v3) return paygate::app::verify_wechatpay_v3(va);
+    if (*s3) return paygate::app::sign_wechatpay_v3(sv3);
+    if (*sali) return paygate::app::sign_alipay(sform);
+    if (*s2) return paygate::app::sign_wechatpay_v2(sform);
     if (*ali) return paygate::app::verify_alipay(vaa);
     if (*v2) return paygate::app::verify_wechatpay_v2(v2a);
     if (*mp) return paygate::app::verify_wechat_mp(mpa);

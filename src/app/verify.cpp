@@ -7,11 +7,14 @@
 #include <nlohmann/json.hpp>
 
 #include "core/clock.hpp"
+#include "crypto/encoding.hpp"
 #include "providers/alipay/adapter.hpp"
+#include "providers/alipay/gateway.hpp"
 #include "providers/wechat_mp/crypto.hpp"
 #include "providers/wechat_mp/endpoint.hpp"
 #include "providers/wechatpay_v2/adapter.hpp"
 #include "providers/wechatpay_v3/adapter.hpp"
+#include "providers/wechatpay_v3/signing.hpp"
 
 namespace paygate::app {
 namespace {
@@ -46,15 +49,62 @@ int usage(const std::string& msg) {
 
 }  // namespace
 
+namespace {
+
+// WeChat Pay's answer to one of our requests: the same Wechatpay-* signature as a callback,
+// over the exact body (empty for 204), nothing encrypted.
+int verify_wechatpay_v3_response(const core::Headers& headers, const std::string& body,
+                                 const std::vector<providers::wechatpay_v3::VerificationKey>& keys,
+                                 int64_t now) {
+  namespace v3 = providers::wechatpay_v3;
+  json out;
+  out["provider"] = "wechatpay_v3";
+  out["kind"] = "response";
+  out["now"] = now;
+  std::vector<std::string> problems;
+  auto serial = headers.get("Wechatpay-Serial");
+  auto ts = headers.get("Wechatpay-Timestamp");
+  auto nonce = headers.get("Wechatpay-Nonce");
+  auto sig = headers.get("Wechatpay-Signature");
+  const crypto::PublicKey* key = serial ? v3::find_key(keys, *serial) : nullptr;
+  auto t = ts ? v3::parse_timestamp(*ts) : std::nullopt;
+  const int64_t skew = t ? now - *t : 0;
+  bool valid = false;
+  if (key && ts && nonce && sig) {
+    auto raw = crypto::base64_decode(*sig);
+    valid = raw && key->verify_sha256(v3::signed_message(*ts, *nonce, body), *raw);
+  }
+  auto whole = v3::verify_signed_headers(keys, headers, body, now);
+  if (!serial || !ts || !nonce || !sig) problems.push_back("a Wechatpay-* header is missing");
+  if (serial && !key) problems.push_back("Wechatpay-Serial names no key given with --key");
+  if (t && (skew >= 300 || -skew >= 300)) problems.push_back("timestamp outside the 300 s window");
+  if (key && !valid) problems.push_back("signature does not verify over timestamp\nnonce\nbody\n");
+  if (!whole && problems.empty()) problems.push_back(whole.error().detail);
+  out["accepted"] = whole.has_value();
+  out["checks"] = {{"serial", serial ? json(std::string(*serial)) : json(nullptr)},
+                   {"serial_found", key != nullptr},
+                   {"timestamp_in_window", t && skew < 300 && -skew < 300},
+                   {"clock_skew_seconds", skew},
+                   {"signature_valid", valid}};
+  out["signed_text"] = ts && nonce ? v3::signed_message(*ts, *nonce, body) : "";
+  out["problems"] = problems;
+  std::cout << out.dump(2) << "\n";
+  return whole ? 0 : 1;
+}
+
+}  // namespace
+
 int verify_wechatpay_v3(const VerifyArgs& args) {
   std::string headers_text, body, apiv3_key;
   if (!read_all(args.headers_file, headers_text)) return usage("cannot read " + args.headers_file);
   if (!read_all(args.body_file, body)) return usage("cannot read " + args.body_file);
-  if (!read_all(args.apiv3_key_file, apiv3_key)) return usage("cannot read " + args.apiv3_key_file);
+  if (!args.response && !read_all(args.apiv3_key_file, apiv3_key)) {
+    return usage("cannot read " + args.apiv3_key_file + " (--apiv3-key-file is required)");
+  }
   while (!apiv3_key.empty() && (apiv3_key.back() == '\n' || apiv3_key.back() == '\r')) {
     apiv3_key.pop_back();
   }
-  if (apiv3_key.size() != 32) return usage("the APIv3 key must be 32 bytes");
+  if (!args.response && apiv3_key.size() != 32) return usage("the APIv3 key must be 32 bytes");
 
   core::Headers headers;
   std::istringstream lines(headers_text);
@@ -86,9 +136,10 @@ int verify_wechatpay_v3(const VerifyArgs& args) {
     s.keys.push_back({k.substr(0, eq), *key});
   }
   if (s.keys.empty()) return usage("at least one --key is required");
-  providers::wechatpay_v3::Adapter adapter(std::move(s));
   core::SystemClock clock;
   const int64_t now = args.now >= 0 ? args.now : clock.now_unix();
+  if (args.response) return verify_wechatpay_v3_response(headers, body, s.keys, now);
+  providers::wechatpay_v3::Adapter adapter(std::move(s));
   providers::InboundRequest req{"POST", "", headers, body};
   const auto r = adapter.inspect(req, now);
 
@@ -125,6 +176,35 @@ int verify_alipay(const VerifyAlipayArgs& args) {
   if (!read_all(args.key_file, pem)) return usage("cannot read " + args.key_file);
   auto key = crypto::PublicKey::from_pem(pem);
   if (!key) return usage(args.key_file + ": " + key.error().detail);
+  if (!args.response_method.empty()) {
+    // The gateway's answer: the method's node verified as its raw text, never re-serialised.
+    json out;
+    out["provider"] = "alipay";
+    out["kind"] = "response";
+    std::vector<std::string> problems;
+    auto split = providers::alipay::split_response(body, args.response_method);
+    bool valid = false;
+    if (!split) {
+      problems.push_back(split.error().detail);
+    } else {
+      auto v = providers::alipay::verify_response(*key, *split);
+      valid = v.has_value();
+      if (!v) problems.push_back(v.error().detail);
+      out["node"] = split->key;
+      out["signed_text"] = split->signed_content;
+      out["cert_sn"] = split->cert_sn;
+      if (auto f = providers::alipay::response_fields(split->signed_content)) {
+        for (const auto& [k, v2] : *f) {
+          if (k == "code" || k == "msg" || k == "sub_code" || k == "sub_msg") out["result"][k] = v2;
+        }
+      }
+    }
+    out["accepted"] = valid;
+    out["checks"] = {{"answer_parsed", split.has_value()}, {"signature_valid", valid}};
+    out["problems"] = problems;
+    std::cout << out.dump(2) << "\n";
+    return valid ? 0 : 1;
+  }
   providers::alipay::Adapter adapter(providers::alipay::Settings{"", "", *key, ""});
   core::Headers headers;
   const auto r = adapter.inspect(providers::InboundRequest{"POST", "", headers, body});

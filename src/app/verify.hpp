@@ -10,6 +10,7 @@ struct VerifyArgs {
   std::vector<std::string> keys;  // SERIAL=PEMFILE
   std::string apiv3_key_file;
   long long now = -1;             // -1: the clock
+  bool response = false;          // an answer to our request: signature only, nothing to decrypt
 };
 
 // `paygate verify wechatpay-v3`: prints one JSON report; returns 0 accepted, 1 rejected,
@@ -17,8 +18,9 @@ struct VerifyArgs {
 int verify_wechatpay_v3(const VerifyArgs& args);
 
 struct VerifyAlipayArgs {
-  std::string body_file;  // the exact form body as received
+  std::string body_file;  // the exact form body as received (an answer's JSON with --response)
   std::string key_file;   // Alipay public key PEM, or the Alipay public-key certificate
+  std::string response_method;  // set: the body is the gateway's answer to this method
 };
 
 // `paygate verify alipay`: same report shape and exit codes.

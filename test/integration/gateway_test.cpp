@@ -975,6 +975,150 @@ TEST(VerifyCli, EveryNotificationVector) {
 }
 
 // Every Alipay async-notify vector through `paygate verify alipay`.
+// `paygate sign wechatpay-v3` reproduces every request vector's Authorization and every
+// pay-sign; `verify wechatpay-v3 --response` judges every answer vector as expected.
+TEST(SignCli, EveryWechatpayV3RequestAndPaySignVector) {
+  const auto doc = json::parse(
+      slurp(fs::path(PAYGATE_VECTORS_DIR) / "wechatpay_v3_request_sign.json"));
+  const fs::path dir = fs::temp_directory_path() / ("paygate-sign-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  int requests = 0, pay_signs = 0, answers = 0;
+  for (const auto& v : doc["vectors"]) {
+    SCOPED_TRACE(v["id"].get<std::string>());
+    const auto& in = v["inputs"];
+    const auto& exp = v["expected"];
+    const auto out = dir / "out.json";
+    if (v["kind"] == "request_signature" || v["kind"] == "request_signature_negative") {
+      ++requests;
+      std::ofstream(dir / "key.pem") << in["merchant_private_key_pem"].get<std::string>();
+      auto sign = [&](const std::string& body) {
+        std::ofstream(dir / "body", std::ios::binary) << body;
+        const int rc = wait_exit(spawn(
+            {kBin, "sign", "wechatpay-v3", "--method", in["method"], "--url",
+             in["url_path_and_query"], "--body", (dir / "body").string(), "--mchid", in["mchid"],
+             "--serial-no", in["merchant_serial_no"], "--key-file", (dir / "key.pem").string(),
+             "--timestamp", in["timestamp"], "--nonce", in["nonce_str"]},
+            (dir / "log").string(), out.string()));
+        EXPECT_EQ(rc, 0) << slurp(dir / "log");
+        return json::parse(slurp(out));
+      };
+      auto report = sign(in["body"].get<std::string>());
+      EXPECT_EQ(report["signed_text"], exp["signed_message"]);
+      const std::string want = "signature=\"" + exp["signature"].get<std::string>() + "\"";
+      EXPECT_NE(report["authorization"].get<std::string>().find(want), std::string::npos);
+      if (in.contains("body_actually_sent")) {
+        // A re-serialised body is another signature: what SIGN_ERROR means.
+        auto other = sign(in["body_actually_sent"].get<std::string>());
+        EXPECT_EQ(other["authorization"].get<std::string>().find(want), std::string::npos);
+      }
+    } else if (v["kind"] == "jsapi_pay_sign" || v["kind"] == "app_pay_sign") {
+      ++pay_signs;
+      std::ofstream(dir / "key.pem") << in["merchant_private_key_pem"].get<std::string>();
+      const bool app = v["kind"] == "app_pay_sign";
+      const int rc = wait_exit(spawn(
+          {kBin, "sign", "wechatpay-v3", "--method", "GET", "--url", "/", "--mchid", in["mchid"],
+           "--serial-no", "00", "--key-file", (dir / "key.pem").string(), "--timestamp",
+           in["timestamp"], "--nonce", in["nonce_str"], "--pay-sign", app ? "app" : "jsapi",
+           "--appid", in["appid"], "--prepay-id", in["prepay_id"]},
+          (dir / "log").string(), out.string()));
+      ASSERT_EQ(rc, 0) << slurp(dir / "log");
+      auto report = json::parse(slurp(out));
+      EXPECT_EQ(report["pay_sign_text"], exp["signed_message"]);
+      EXPECT_EQ(report["pay_params"], exp["client_params"]);
+    } else if (v["kind"] == "response_signature") {
+      ++answers;
+      {
+        std::ofstream h(dir / "headers");
+        for (auto& [k, val] : in["headers"].items()) h << k << ": " << val.get<std::string>() << "\n";
+      }
+      std::ofstream(dir / "body", std::ios::binary) << in["body"].get<std::string>();
+      std::vector<std::string> args = {kBin, "verify", "wechatpay-v3", "--response", "--headers",
+                                       (dir / "headers").string(), "--body",
+                                       (dir / "body").string(), "--now",
+                                       std::to_string(in["now_unix"].get<int64_t>())};
+      int k = 0;
+      for (const auto& key : in["trusted_keys"]) {
+        const auto pem = dir / ("trusted" + std::to_string(k++) + ".pem");
+        std::ofstream(pem) << (key.contains("certificate_pem") ? key["certificate_pem"]
+                                                               : key["public_key_pem"])
+                                  .get<std::string>();
+        args.push_back("--key");
+        args.push_back(key["serial"].get<std::string>() + "=" + pem.string());
+      }
+      const int rc = wait_exit(spawn(args, (dir / "log").string(), out.string()));
+      EXPECT_EQ(rc, exp["accept"].get<bool>() ? 0 : 1) << slurp(dir / "log");
+      auto report = json::parse(slurp(out));
+      EXPECT_EQ(report["accepted"], exp["accept"]);
+      EXPECT_EQ(report["checks"]["signature_valid"], exp["signature_valid"]);
+      EXPECT_EQ(report["signed_text"], exp["signed_message"]);
+    }
+  }
+  EXPECT_EQ(requests, 13);
+  EXPECT_EQ(pay_signs, 3);
+  EXPECT_EQ(answers, 4);
+  // The APIv2 key is part of what is signed, never of what is printed.
+  std::ofstream(dir / "apiv2") << "192006250b4c09247ec02edce69f6a2d\n";
+  const auto out = dir / "out.json";
+  ASSERT_EQ(wait_exit(spawn({kBin, "sign", "wechatpay-v2", "--param", "appid=wxd930ea5d5a258f4f",
+                             "--param", "mch_id=10000100", "--param", "body=test", "--param",
+                             "nonce_str=ibuaiVcKdpRxkhJA", "--param", "device_info=1000",
+                             "--api-key-file", (dir / "apiv2").string()},
+                            (dir / "log").string(), out.string())),
+            0);
+  auto v2 = json::parse(slurp(out));
+  // The example of WeChat Pay's APIv2 signature page.
+  EXPECT_EQ(v2["sign"], "9A0A8659F005D6984697E2CA0A9CF3B7");
+  EXPECT_EQ(slurp(out).find("192006250b4c09247ec02edce69f6a2d"), std::string::npos);
+  EXPECT_EQ(wait_exit(spawn({kBin, "sign", "wechatpay-v3", "--url", "/x", "--mchid", "1",
+                             "--serial-no", "1", "--key-file", "/nonexistent"},
+                            (dir / "log").string())),
+            2);
+  fs::remove_all(dir);
+}
+
+// `paygate sign alipay` and `verify alipay --response` on every gateway vector.
+TEST(SignCli, EveryAlipayGatewayVector) {
+  const auto doc = json::parse(slurp(fs::path(PAYGATE_VECTORS_DIR) / "alipay_request_sign.json"));
+  const fs::path dir = fs::temp_directory_path() / ("paygate-sign-ali-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const auto out = dir / "out.json";
+  int requests = 0, answers = 0;
+  for (const auto& v : doc["vectors"]) {
+    SCOPED_TRACE(v["id"].get<std::string>());
+    const auto& in = v["inputs"];
+    const auto& exp = v["expected"];
+    if (v["kind"] == "request_sign") {
+      ++requests;
+      std::ofstream(dir / "key.pem") << in["app_private_key_pem"].get<std::string>();
+      std::vector<std::string> args = {kBin, "sign", "alipay", "--key-file", (dir / "key.pem").string()};
+      for (const auto& p : in["params_before_sign"].items()) {
+        args.push_back("--param");
+        args.push_back(p.key() + "=" + p.value().get<std::string>());
+      }
+      ASSERT_EQ(wait_exit(spawn(args, (dir / "log").string(), out.string())), 0) << slurp(dir / "log");
+      auto report = json::parse(slurp(out));
+      EXPECT_EQ(report["signed_text"], exp["sign_content"]);
+      EXPECT_EQ(report["sign"], exp["sign"]);
+    } else if (v["kind"] == "response_verify") {
+      ++answers;
+      std::ofstream(dir / "body", std::ios::binary) << in["raw_response_text"].get<std::string>();
+      std::ofstream(dir / "alipay.pem") << in["alipay_public_key_pem"].get<std::string>();
+      const int rc = wait_exit(spawn({kBin, "verify", "alipay", "--response", in["method"],
+                                      "--body", (dir / "body").string(), "--key",
+                                      (dir / "alipay.pem").string()},
+                                     (dir / "log").string(), out.string()));
+      const bool valid = exp["signature_valid"].get<bool>();
+      EXPECT_EQ(rc, valid ? 0 : 1) << slurp(dir / "log");
+      auto report = json::parse(slurp(out));
+      EXPECT_EQ(report["accepted"], valid);
+      EXPECT_EQ(report["signed_text"], exp["signed_content"]);
+    }
+  }
+  EXPECT_EQ(requests, 10);
+  EXPECT_EQ(answers, 6);
+  fs::remove_all(dir);
+}
+
 TEST(VerifyCli, EveryAlipayNotificationVector) {
   std::ifstream in(std::string(PAYGATE_VECTORS_DIR) + "/alipay_notify.json");
   json doc = json::parse(in);
