@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/files.hpp"
+
 #include "core/clock.hpp"
 #include "crypto/random.hpp"
 #include "providers/alipay/gateway.hpp"
@@ -17,15 +19,6 @@ namespace paygate::app {
 namespace {
 
 using nlohmann::ordered_json;
-
-bool read_all(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  out = ss.str();
-  return true;
-}
 
 int usage(const std::string& msg) {
   std::cerr << "paygate sign: " << msg << "\n";

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/files.hpp"
+
 #include "core/clock.hpp"
 #include "crypto/encoding.hpp"
 #include "providers/alipay/adapter.hpp"
@@ -20,15 +22,6 @@ namespace paygate::app {
 namespace {
 
 using nlohmann::json;
-
-bool read_all(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  out = ss.str();
-  return true;
-}
 
 std::string trimmed(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
